@@ -1,0 +1,1 @@
+"""Runtime code around Rasa: configuration, safety net, channels and the command line."""

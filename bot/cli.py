@@ -1,0 +1,130 @@
+"""The assistant's command line: `python -m bot <command>`.
+
+Commands:
+  run            start the assistant (action server + Rasa server) on local defaults
+  content-check  check every response's provenance and print its reading grade
+  cv-report      print per-intent F1 from a `rasa test nlu --cross-validation` output folder
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from bot.config import ConfigError, center_config
+from bot.launcher import RunSettings, Servers, fictional_warning
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        config = center_config()
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    warning = fictional_warning(config)
+    if warning:
+        print(warning, file=sys.stderr)
+    settings = RunSettings(
+        host=args.host,
+        port=args.port,
+        action_port=args.action_port,
+        tracker_db=Path(args.tracker_db).resolve(),
+        enable_api=args.enable_api,
+    )
+    if args.model:
+        settings.model = Path(args.model).resolve()
+    started = time.monotonic()
+    with Servers(settings) as servers:
+        try:
+            servers.start()
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(
+            f"\nThe assistant is ready after {time.monotonic() - started:.0f} s.\n"
+            f"  REST channel: POST {settings.url}/webhooks/rest/webhook "
+            '{"sender": "me", "message": "what is relapse?"}\n'
+            f"  Conversations are kept in {settings.tracker_db}\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        if warning:
+            print(warning, file=sys.stderr)
+        try:
+            return servers.wait()
+        except KeyboardInterrupt:
+            return 0
+
+
+def _content_check(args: argparse.Namespace) -> int:
+    from bot import content
+
+    result = content.report(content.load_domain(), center_config())
+    print(content.format_report(result))
+    return 1 if result["problems"] else 0
+
+
+def _cv_report(args: argparse.Namespace) -> int:
+    report_path = Path(args.folder) / "intent_report.json"
+    if not report_path.exists():
+        print(f"error: {report_path} not found; run `make cross-validate` first", file=sys.stderr)
+        return 2
+    report = json.loads(report_path.read_text())
+    intents = {
+        name: scores
+        for name, scores in report.items()
+        if isinstance(scores, dict)
+        and "f1-score" in scores
+        and name not in {"micro avg", "macro avg", "weighted avg"}
+    }
+    print(f"{'intent':32} {'f1':>6} {'precision':>9} {'recall':>7} {'support':>7}")
+    for name, scores in sorted(intents.items(), key=lambda item: item[1]["f1-score"]):
+        print(
+            f"{name:32} {scores['f1-score']:6.3f} {scores['precision']:9.3f} "
+            f"{scores['recall']:7.3f} {scores['support']:7}"
+        )
+    macro = report.get("macro avg", {}).get("f1-score")
+    accuracy = report.get("accuracy")
+    print(f"\nintents: {len(intents)}  macro F1: {macro:.3f}  accuracy: {accuracy:.3f}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    root = argparse.ArgumentParser(
+        prog="python -m bot",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="start the assistant")
+    defaults = RunSettings()
+    run.add_argument("--host", default=defaults.host, help="interface to listen on")
+    run.add_argument("--port", type=int, default=defaults.port)
+    run.add_argument("--action-port", type=int, default=defaults.action_port)
+    run.add_argument("--model", help="trained model (default: models/nb-assistant.tar.gz)")
+    run.add_argument("--tracker-db", default=str(defaults.tracker_db), help="SQLite file")
+    run.add_argument(
+        "--enable-api",
+        action="store_true",
+        help="enable Rasa's HTTP API (unauthenticated: loopback testing only)",
+    )
+    run.set_defaults(handler=_run)
+
+    check = commands.add_parser("content-check", help="provenance and reading grade report")
+    check.set_defaults(handler=_content_check)
+
+    cv = commands.add_parser("cv-report", help="per-intent F1 from cross-validation output")
+    cv.add_argument("folder", nargs="?", default="results/cross-validation")
+    cv.set_defaults(handler=_cv_report)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parses the arguments and runs the command."""
+    args = parser().parse_args(argv)
+    return args.handler(args)

@@ -1,0 +1,180 @@
+"""Starts the action server and the Rasa server together, the way `make run` and the tests do.
+
+Rasa needs two processes: the rasa-sdk action server (actions/) and the Rasa server with the
+trained model. The launcher starts both on loopback by default, points Rasa at the action server
+and at a SQLite tracker store through the variables endpoints.yml reads, waits until both answer,
+says where to open the assistant, and stops both when either stops or on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.config import CenterConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class RunSettings:
+    """Where and how to serve; every field has a local default."""
+
+    host: str = "127.0.0.1"
+    port: int = 5005
+    action_port: int = 5055
+    model: Path = ROOT / "models" / "nb-assistant.tar.gz"
+    tracker_db: Path = ROOT / "var" / "tracker.db"
+    endpoints: Path = ROOT / "endpoints.yml"
+    credentials: Path = ROOT / "credentials.yml"
+    enable_api: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the Rasa server."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def action_url(self) -> str:
+        """The action server's webhook, as Rasa calls it."""
+        return f"http://127.0.0.1:{self.action_port}/webhook"
+
+
+def server_env(settings: RunSettings) -> dict[str, str]:
+    """The environment both servers run with (endpoints.yml reads two of these)."""
+    return {
+        **os.environ,
+        "ACTION_ENDPOINT_URL": settings.action_url,
+        "TRACKER_DB": str(settings.tracker_db),
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        **settings.extra_env,
+    }
+
+
+def commands(settings: RunSettings) -> dict[str, list[str]]:
+    """The two server command lines."""
+    rasa = [
+        sys.executable,
+        "-m",
+        "rasa",
+        "run",
+        "--model",
+        str(settings.model),
+        "--endpoints",
+        str(settings.endpoints),
+        "--credentials",
+        str(settings.credentials),
+        "--interface",
+        settings.host,
+        "--port",
+        str(settings.port),
+    ]
+    if settings.enable_api:
+        rasa.append("--enable-api")
+    actions = [
+        sys.executable,
+        "-m",
+        "rasa_sdk",
+        "--actions",
+        "actions",
+        "--port",
+        str(settings.action_port),
+    ]
+    return {"actions": actions, "rasa": rasa}
+
+
+def fictional_warning(config: CenterConfig) -> str | None:
+    """A loud warning when the shipped example values are still configured, else None."""
+    keys = config.fictional_values()
+    if not keys:
+        return None
+    bar = "!" * 78
+    return (
+        f"{bar}\n"
+        f"WARNING: {config.path} holds FICTIONAL example values ({', '.join(keys)}).\n"
+        "Families must never see these. Set CENTER_CONFIG to the center's real configuration.\n"
+        f"{bar}"
+    )
+
+
+def wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float) -> bool:
+    """Polls `url` until it answers, a process exits, or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(process.poll() is not None for process in processes):
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    return False
+
+
+class Servers:
+    """The running pair of servers; use as a context manager to stop both on exit."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, timeout: float = 180.0, log_dir: Path | None = None) -> None:
+        """Starts both servers and waits until both answer; raises if either does not."""
+        if not self.settings.model.exists():
+            raise RuntimeError(f"no trained model at {self.settings.model}: run `make train`")
+        self.settings.tracker_db.parent.mkdir(parents=True, exist_ok=True)
+        env = server_env(self.settings)
+        for name, command in commands(self.settings).items():
+            output = open(log_dir / f"{name}.log", "wb") if log_dir else None
+            self.processes[name] = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+            )
+        procs = list(self.processes.values())
+        health = f"http://127.0.0.1:{self.settings.action_port}/health"
+        if not (
+            wait_until_up(health, procs, timeout)
+            and wait_until_up(self.settings.url, procs, timeout)
+        ):
+            self.stop()
+            raise RuntimeError("the assistant did not start; see the servers' output above")
+
+    def stop(self) -> None:
+        """Stops both servers, politely first."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def wait(self) -> int:
+        """Blocks until either server exits; returns its exit code."""
+        while True:
+            for process in self.processes.values():
+                code = process.poll()
+                if code is not None:
+                    return code
+            time.sleep(0.5)
+
+    def __enter__(self) -> Servers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,59 @@
+"""The center configuration: validated on load, fictional values flagged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.config import DEFAULT_PATH, SLOT_KEYS, ConfigError, load_center_config
+from bot.launcher import fictional_warning
+
+
+def _write(tmp_path: Path, change) -> Path:
+    data = yaml.safe_load(DEFAULT_PATH.read_text())
+    change(data)
+    path = tmp_path / "center.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_shipped_example_is_complete_and_flagged_as_fictional():
+    config = load_center_config(DEFAULT_PATH)
+    assert set(config.values) == set(SLOT_KEYS)
+    assert "config:phones.existing_patients" in config.fictional_values()
+    assert "FICTIONAL" in fictional_warning(config)
+
+
+def test_real_values_raise_no_warning(tmp_path):
+    def real(data):
+        data["phones"] = {key: "+1 212 639 2000" for key in data["phones"]}
+        data["links"] = {key: "https://hospital.test/nb" for key in data["links"]}
+
+    config = load_center_config(_write(tmp_path, real))
+    assert config.fictional_values() == []
+    assert fictional_warning(config) is None
+
+
+def test_phone_numbers_are_normalised_for_the_region_and_abroad():
+    config = load_center_config(DEFAULT_PATH)
+    assert config.values["phone_existing_patients"] == "(215) 555-0100"
+    assert config.values["phone_international"] == "+1 215-555-0103"
+
+
+def test_a_missing_value_is_refused_with_its_key(tmp_path):
+    path = _write(tmp_path, lambda data: data["phones"].pop("international"))
+    with pytest.raises(ConfigError, match="phones.international is missing"):
+        load_center_config(path)
+
+
+def test_an_impossible_phone_number_is_refused(tmp_path):
+    path = _write(tmp_path, lambda data: data["phones"].update(new_appointments="12"))
+    with pytest.raises(ConfigError, match="phones.new_appointments"):
+        load_center_config(path)
+
+
+def test_an_unreadable_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_center_config(tmp_path / "missing.yml")
