@@ -9,6 +9,7 @@ says where to open the assistant, and stops both when either stops or on Ctrl-C.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from bot.config import CenterConfig
 
@@ -61,7 +65,39 @@ def server_env(settings: RunSettings) -> dict[str, str]:
     }
 
 
-def commands(settings: RunSettings) -> dict[str, list[str]]:
+def enabled_channels(
+    credentials: dict[str, Any], env: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Splits channels into those whose ${VARIABLES} are all set, and the rest.
+
+    A channel that needs a secret (the SMS gateway's auth token) stays off on a laptop that has
+    none, instead of stopping Rasa at start-up. Returns the enabled channels and, for each
+    disabled one, the variables it is missing.
+    """
+    enabled: dict[str, Any] = {}
+    missing: dict[str, list[str]] = {}
+    for channel, section in (credentials or {}).items():
+        names = re.findall(r"\$\{(\w+)\}", yaml.safe_dump(section))
+        unset = [name for name in names if not env.get(name)]
+        if unset:
+            missing[channel] = unset
+        else:
+            enabled[channel] = section
+    return enabled, missing
+
+
+def write_credentials(settings: RunSettings, env: dict[str, str]) -> Path:
+    """Writes the credentials Rasa runs with (the channels that can start) beside the tracker."""
+    credentials = yaml.safe_load(settings.credentials.read_text(encoding="utf-8")) or {}
+    enabled, missing = enabled_channels(credentials, env)
+    for channel, names in missing.items():
+        print(f"channel {channel} is off: set {', '.join(names)} to enable it", file=sys.stderr)
+    path = settings.tracker_db.parent / "credentials.run.yml"
+    path.write_text(yaml.safe_dump(enabled), encoding="utf-8")
+    return path
+
+
+def commands(settings: RunSettings, credentials: Path) -> dict[str, list[str]]:
     """The two server command lines."""
     rasa = [
         sys.executable,
@@ -73,7 +109,7 @@ def commands(settings: RunSettings) -> dict[str, list[str]]:
         "--endpoints",
         str(settings.endpoints),
         "--credentials",
-        str(settings.credentials),
+        str(credentials),
         "--interface",
         settings.host,
         "--port",
@@ -134,7 +170,8 @@ class Servers:
             raise RuntimeError(f"no trained model at {self.settings.model}: run `make train`")
         self.settings.tracker_db.parent.mkdir(parents=True, exist_ok=True)
         env = server_env(self.settings)
-        for name, command in commands(self.settings).items():
+        credentials = write_credentials(self.settings, env)
+        for name, command in commands(self.settings, credentials).items():
             output = open(log_dir / f"{name}.log", "wb") if log_dir else None
             self.processes[name] = subprocess.Popen(
                 command,

@@ -62,6 +62,21 @@ def trained_model() -> Path:
     return MODEL
 
 
+# Secrets the channels read from the environment (credentials.yml); test values only.
+TWILIO_AUTH_TOKEN = "test-twilio-auth-token"
+SMS_SENDER_KEY = "test-sms-sender-key"
+
+
+def channel_env(settings: RunSettings, folder: Path) -> dict[str, str]:
+    """The environment that turns on every channel in credentials.yml for the test servers."""
+    return {
+        "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+        "SMS_PUBLIC_URL": f"{settings.url}/webhooks/sms/webhook",
+        "SMS_SENDER_KEY": SMS_SENDER_KEY,
+        "SMS_DB": str(folder / "sms.db"),
+    }
+
+
 @pytest.fixture(scope="session")
 def assistant(
     trained_model: Path, tmp_path_factory: pytest.TempPathFactory
@@ -75,6 +90,7 @@ def assistant(
         tracker_db=folder / "tracker.db",
         enable_api=True,
     )
+    settings.extra_env.update(channel_env(settings, folder))
     with Servers(settings) as servers:
         try:
             servers.start(log_dir=folder)
