@@ -22,7 +22,7 @@ export PYTHONPATH := $(CURDIR)
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export TRACKER_DB ?= $(CURDIR)/var/tracker.db
 
-.PHONY: help setup train run test lint validate cross-validate lock clean
+.PHONY: help setup train run test lint validate cross-validate bench lock clean
 
 help: ## Show this list.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -61,6 +61,11 @@ validate: setup ## Check domain, NLU data, rules and stories for consistency.
 cross-validate: setup ## Print 5-fold NLU cross-validation results (per-intent F1).
 	$(RASA) test nlu --cross-validation --folds 5 --out $(CV_OUT) --quiet
 	$(PY) -m bot cv-report $(CV_OUT)
+
+# Configs to measure (the baseline, Rasa's default pipeline, is always added): see bench/README.md.
+BENCH_CONFIGS ?= config.yml
+bench: setup ## Measure config.yml against Rasa's default pipeline; writes bench/results/<date>.json.
+	$(PY) -m bench.run $(BENCH_CONFIGS) $(BENCH_ARGS)
 
 lock: ## Re-resolve requirements.in into requirements.lock (in a scratch environment).
 	@python310=$$(scripts/find-python310) || exit 1; scratch=$$(mktemp -d); \

@@ -1,0 +1,1 @@
+"""`make bench`: speed, memory and accuracy of NLU/dialogue pipelines (see bench/README.md)."""
