@@ -4,6 +4,7 @@ Commands:
   run            start the assistant (action server + Rasa server) on local defaults
   content-check  check every response's provenance and print its reading grade
   cv-report      print per-intent F1 from a `rasa test nlu --cross-validation` output folder
+  requests       callback requests for staff: list, show, handled, export, deliver
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from bot import requests_cli
 from bot.config import ConfigError, center_config
 from bot.launcher import RunSettings, Servers, fictional_warning
 
@@ -121,6 +123,8 @@ def parser() -> argparse.ArgumentParser:
     cv = commands.add_parser("cv-report", help="per-intent F1 from cross-validation output")
     cv.add_argument("folder", nargs="?", default="results/cross-validation")
     cv.set_defaults(handler=_cv_report)
+
+    requests_cli.add_parser(commands)
     return root
 
 
