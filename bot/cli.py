@@ -49,6 +49,8 @@ def _run(args: argparse.Namespace) -> int:
             f"\nThe assistant is ready after {time.monotonic() - started:.0f} s.\n"
             f"  REST channel: POST {settings.url}/webhooks/rest/webhook "
             '{"sender": "me", "message": "what is relapse?"}\n'
+            f"  Website chat: {settings.url}/chat  (embed on a page: "
+            f'<script src="{settings.url}/chat/widget.js" defer></script>)\n'
             f"  Conversations are kept in {settings.tracker_db}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
