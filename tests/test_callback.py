@@ -1,0 +1,129 @@
+"""Contact routing and the callback request form, through the real model and action server."""
+
+from __future__ import annotations
+
+import pytest
+from bot.requests_store import RequestStore
+
+from tests.conftest import Conversation
+
+ROUTES = [
+    ("i'd like to schedule a first appointment", "utter_contact_new_appointment"),
+    ("we want a second opinion on her treatment", "utter_second_opinion"),
+    ("my son is already a patient, how do i reach his nurse", "utter_contact_existing_patient"),
+    ("i'm an oncologist and want to refer a patient to your team", "utter_referring_physician"),
+    ("we live in mexico, can you see our son", "utter_international"),
+    ("can i speak to a real person", "utter_request_human"),
+]
+
+
+@pytest.fixture
+def requests_db(assistant) -> RequestStore:
+    """The database the running action server stores requests in."""
+    return RequestStore.from_url(assistant.extra_env["REQUESTS_DB_URL"])
+
+
+def stored_for(store: RequestStore, conversation: Conversation) -> list[dict]:
+    return [row for row in store.list() if row.get("conversation") == conversation.sender]
+
+
+def start_second_opinion(conversation: Conversation) -> None:
+    assert conversation.ask("i would like a second opinion for my son")[-2:] == [
+        "utter_second_opinion",
+        "utter_offer_callback",
+    ]
+    assert conversation.ask("/affirm") == ["utter_callback_start", "utter_ask_relationship"]
+
+
+@pytest.mark.parametrize(("message", "answer"), ROUTES)
+def test_each_route_gives_its_phone_line_at_once_then_offers_a_callback(
+    conversation, message, answer
+):
+    assert conversation.ask(message)[-2:] == [answer, "utter_offer_callback"]
+
+
+def test_declining_the_offer_ends_politely(conversation):
+    conversation.ask("how do i make an appointment")
+    assert conversation.ask("no thanks") == ["utter_no_callback"]
+
+
+def test_second_opinion_happy_path_is_stored_then_confirmed(conversation, requests_db):
+    start_second_opinion(conversation)
+    assert conversation.ask("I'm his mom") == ["utter_ask_contact_name"]
+    assert conversation.ask("Maria Lopez") == ["utter_ask_phone"]
+    assert conversation.ask("(215) 555-0142") == ["utter_ask_email"]
+    assert conversation.ask("maria.lopez@example.org") == ["utter_ask_best_time"]
+    assert conversation.ask("weekday mornings") == ["utter_ask_treating_hospital"]
+    assert conversation.ask("Riverside Children's Hospital") == ["utter_ask_consent"]
+    assert conversation.ask("yes") == ["utter_callback_saved"]
+
+    [row] = stored_for(requests_db, conversation)
+    assert row["request_type"] == "second_opinion"
+    assert row["relationship"] == "parent"
+    assert row["name"] == "Maria Lopez"
+    assert row["phone"] == "+12155550142"
+    assert row["email"] == "maria.lopez@example.org"
+    assert row["treating_hospital"] == "Riverside Children's Hospital"
+    assert row["reference"] in conversation.last_messages[-1]["text"]
+
+
+def test_invalid_phone_and_email_are_asked_again_then_accepted(conversation, requests_db):
+    conversation.ask("can someone call me back")
+    conversation.ask("I am her father")
+    conversation.ask("Sam")
+    assert conversation.ask("12") == ["utter_invalid_phone", "utter_ask_phone"]
+    assert conversation.ask("+44 20 7946 0958") == ["utter_ask_email"]
+    assert conversation.ask("sam at home") == ["utter_invalid_email", "utter_ask_email"]
+    assert conversation.ask("skip") == ["utter_ask_best_time"]
+    conversation.ask("evenings after 6")
+    assert conversation.ask("yes") == ["utter_callback_saved"]
+    [row] = stored_for(requests_db, conversation)
+    assert row["phone"] == "+442079460958"
+    assert row["email"] is None
+
+
+def test_a_question_in_the_middle_is_answered_then_the_form_asks_again(conversation):
+    start_second_opinion(conversation)
+    conversation.ask("parent")
+    assert conversation.ask("what is mibg therapy") == ["utter_mibg", "utter_ask_contact_name"]
+    assert conversation.ask("why do you need that") == [
+        "utter_why_contact_name",
+        "utter_ask_contact_name",
+    ]
+    assert conversation.ask("Ana") == ["utter_ask_phone"]
+
+
+def test_stop_cancels_and_nothing_is_stored(conversation, requests_db):
+    start_second_opinion(conversation)
+    conversation.ask("guardian")
+    assert conversation.ask("never mind") == ["utter_callback_cancelled"]
+    assert conversation.ask("what is relapse") == ["utter_what_is_relapse"]
+    assert stored_for(requests_db, conversation) == []
+
+
+def test_saying_no_to_consent_stores_nothing(conversation, requests_db):
+    conversation.ask("please call me back")
+    for answer in ["mom", "Lee", "215 555 0199", "skip", "anytime"]:
+        conversation.ask(answer)
+    assert conversation.ask("no") == ["utter_callback_no_consent"]
+    assert stored_for(requests_db, conversation) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "answer"),
+    [("he stopped breathing", "utter_emergency"), ("she has a fever of 39", "utter_fever")],
+)
+def test_an_emergency_in_the_middle_stops_the_form(conversation, requests_db, message, answer):
+    start_second_opinion(conversation)
+    conversation.ask("parent")
+    assert conversation.ask(message) == [answer]
+    assert conversation.ask("what is mibg") == ["utter_mibg"]
+    assert stored_for(requests_db, conversation) == []
+
+
+def test_distress_in_the_middle_is_acknowledged_then_the_form_goes_on(conversation):
+    start_second_opinion(conversation)
+    assert conversation.ask("i am so overwhelmed i can't cope with any of this") == [
+        "utter_distress",
+        "utter_ask_relationship",
+    ]
