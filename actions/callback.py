@@ -14,14 +14,15 @@ import re
 from typing import Any
 
 import phonenumbers
-from bot.requests_store import CallbackRequest, RequestStore, StorageError, default_store
 from email_validator import EmailNotValidError, validate_email
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot import safety
 from bot.config import center_config
+from bot.requests_store import CallbackRequest, RequestStore, StorageError, default_store
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,40 @@ _RELATIONSHIPS = {
 }
 MAX_TEXT = 100
 
+# A message interrupts the form instead of answering it when a safety pattern matched it, when
+# the classifier is sure enough it is a safety message, "stop" or "why", or when it is clearly a
+# question (a topic intent at QUESTION_CONFIDENCE, or a question mark). Everything else is an
+# answer: the classifier guesses "fever" at about 0.55 for a phone number or "evenings after 6",
+# and such answers must not be lost.
+INTERRUPTING_INTENTS = {"emergency", "fever", "crisis", "distress", "stop_form", "ask_why_needed"}
+INTERRUPT_CONFIDENCE = 0.7
+QUESTION_CONFIDENCE = 0.8
+
+
+def is_answer(
+    text: str, intent: str | None, confidence: float, shaped: bool = False, pattern: bool = False
+) -> bool:
+    """Whether a message inside the form answers the question asked.
+
+    Args:
+        text: what the family typed.
+        intent: the NLU intent of the message.
+        confidence: its confidence.
+        shaped: the text has the shape of the answer (a phone number when asked for one).
+        pattern: a safety pattern (bot.safety) set the intent.
+
+    """
+    if pattern:
+        return False
+    if shaped:
+        return True
+    if intent in INTERRUPTING_INTENTS and confidence >= INTERRUPT_CONFIDENCE:
+        return False
+    is_question = (intent or "").startswith("ask_") and (
+        confidence >= QUESTION_CONFIDENCE or text.rstrip().endswith("?")
+    )
+    return not is_question
+
 
 def normalise_relationship(text: str) -> str | None:
     """Maps what a family types ("I'm her mom") to parent, guardian or physician."""
@@ -145,6 +180,63 @@ class ValidateCallbackForm(FormValidationAction):
             for slot in domain_slots
             if slot not in CONDITIONAL_SLOTS or request_type in CONDITIONAL_SLOTS[slot]
         ]
+
+    def _answer(self, slot: str, tracker: Tracker, shaped: bool = False) -> dict[str, Any]:
+        """The latest message as the answer for `slot`, when the form is asking for it."""
+        if tracker.get_slot("requested_slot") != slot:
+            return {}
+        text = tracker.latest_message.get("text") or ""
+        intent = tracker.latest_message.get("intent") or {}
+        pattern = intent.get("source") == safety.PATTERN_SOURCE
+        if is_answer(text, intent.get("name"), intent.get("confidence") or 0.0, shaped, pattern):
+            return {slot: text}
+        return {}
+
+    async def extract_relationship(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Who the caller is to the child ("I'm his mom" counts even if NLU heard a question)."""
+        text = tracker.latest_message.get("text") or ""
+        return self._answer("relationship", tracker, normalise_relationship(text) is not None)
+
+    async def extract_contact_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The name to ask for."""
+        return self._answer("contact_name", tracker)
+
+    async def extract_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The number to call (anything that parses as one counts)."""
+        text = tracker.latest_message.get("text") or ""
+        region = center_config().phone_region
+        return self._answer("phone", tracker, normalise_phone(text, region) is not None)
+
+    async def extract_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """An address, or "skip"."""
+        text = tracker.latest_message.get("text") or ""
+        return self._answer("email", tracker, normalise_email(text) is not None)
+
+    async def extract_best_time(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """When to call."""
+        return self._answer("best_time", tracker)
+
+    async def extract_treating_hospital(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The hospital treating the child now."""
+        return self._answer("treating_hospital", tracker)
+
+    async def extract_country(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Where a family abroad lives."""
+        return self._answer("country", tracker)
 
     def validate_relationship(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

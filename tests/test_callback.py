@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from bot.requests_store import RequestStore
 
+from actions.callback import is_answer
+from bot.requests_store import RequestStore
 from tests.conftest import Conversation
 
 ROUTES = [
@@ -67,15 +68,24 @@ def test_second_opinion_happy_path_is_stored_then_confirmed(conversation, reques
     assert row["reference"] in conversation.last_messages[-1]["text"]
 
 
+def test_a_direct_callback_request_asks_what_it_is_about(conversation, requests_db):
+    assert conversation.ask("can someone call me back")[-2:] == [
+        "utter_callback_start",
+        "utter_ask_request_type",
+    ]
+    assert conversation.ask("/contact_new_appointment") == ["utter_ask_relationship"]
+
+
 def test_invalid_phone_and_email_are_asked_again_then_accepted(conversation, requests_db):
     conversation.ask("can someone call me back")
+    conversation.ask("/contact_new_appointment")
     conversation.ask("I am her father")
-    conversation.ask("Sam")
+    assert conversation.ask("Sam") == ["utter_ask_phone"]
     assert conversation.ask("12") == ["utter_invalid_phone", "utter_ask_phone"]
     assert conversation.ask("+44 20 7946 0958") == ["utter_ask_email"]
     assert conversation.ask("sam at home") == ["utter_invalid_email", "utter_ask_email"]
     assert conversation.ask("skip") == ["utter_ask_best_time"]
-    conversation.ask("evenings after 6")
+    assert conversation.ask("evenings after 6") == ["utter_ask_consent"]
     assert conversation.ask("yes") == ["utter_callback_saved"]
     [row] = stored_for(requests_db, conversation)
     assert row["phone"] == "+442079460958"
@@ -103,15 +113,16 @@ def test_stop_cancels_and_nothing_is_stored(conversation, requests_db):
 
 def test_saying_no_to_consent_stores_nothing(conversation, requests_db):
     conversation.ask("please call me back")
-    for answer in ["mom", "Lee", "215 555 0199", "skip", "anytime"]:
+    for answer in ["/contact_existing_patient", "mom", "Lee", "215 555 0199", "skip"]:
         conversation.ask(answer)
+    assert conversation.ask("anytime") == ["utter_ask_consent"]
     assert conversation.ask("no") == ["utter_callback_no_consent"]
     assert stored_for(requests_db, conversation) == []
 
 
 @pytest.mark.parametrize(
     ("message", "answer"),
-    [("he stopped breathing", "utter_emergency"), ("she has a fever of 39", "utter_fever")],
+    [("he stopped breathing", "utter_emergency"), ("i want to end my life", "utter_crisis")],
 )
 def test_an_emergency_in_the_middle_stops_the_form(conversation, requests_db, message, answer):
     start_second_opinion(conversation)
@@ -119,6 +130,33 @@ def test_an_emergency_in_the_middle_stops_the_form(conversation, requests_db, me
     assert conversation.ask(message) == [answer]
     assert conversation.ask("what is mibg") == ["utter_mibg"]
     assert stored_for(requests_db, conversation) == []
+
+
+def test_a_fever_in_the_middle_is_escalated_then_the_form_goes_on(conversation):
+    start_second_opinion(conversation)
+    conversation.ask("parent")
+    assert conversation.ask("she has a fever of 39") == ["utter_fever", "utter_ask_contact_name"]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "confidence", "shaped", "pattern", "expected"),
+    [
+        ("evenings after 6", "fever", 0.55, False, False, True),
+        ("(215) 555-0142", "fever", 0.53, True, False, True),
+        ("she is burning up", "fever", 1.0, False, True, False),
+        ("she seems really sick", "fever", 0.9, False, False, False),
+        ("call 911 at 215 555 0142", "emergency", 1.0, True, True, False),
+        ("never mind", "stop_form", 0.9, False, False, False),
+        ("weekday mornings", "ask_followup_scans", 0.55, False, False, True),
+        ("what is mibg", "ask_mibg", 0.95, False, False, False),
+        ("how long is the stay?", "ask_mibg_stay_length", 0.4, False, False, False),
+        ("I'm his mom", "bot_challenge", 0.7, True, False, True),
+    ],
+)
+def test_what_counts_as_an_answer_inside_the_form(
+    text, intent, confidence, shaped, pattern, expected
+):
+    assert is_answer(text, intent, confidence, shaped, pattern) is expected
 
 
 def test_distress_in_the_middle_is_acknowledged_then_the_form_goes_on(conversation):
