@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from actions.callback import is_answer
+from bot.config import center_config
+from bot.launcher import RunSettings, Servers
+from bot.outbox import deliver_due
 from bot.requests_store import RequestStore
-from tests.conftest import Conversation
+from tests.conftest import Conversation, free_port
+from tests.test_outbox import SmtpSink
+from tests.test_outbox import settings as smtp_settings
 
 ROUTES = [
     ("i'd like to schedule a first appointment", "utter_contact_new_appointment"),
@@ -165,3 +172,73 @@ def test_distress_in_the_middle_is_acknowledged_then_the_form_goes_on(conversati
         "utter_distress",
         "utter_ask_relationship",
     ]
+
+
+SECOND_OPINION_ANSWERS = [
+    "i would like a second opinion",
+    "/affirm",
+    "parent",
+    "{name}",
+    "+1 215 555 {number:04d}",
+    "skip",
+    "mornings",
+    "Riverside Children's Hospital",
+    "yes",
+]
+
+
+def fill_second_opinion(conversation: Conversation, name: str, number: int) -> list[str]:
+    """Walks the whole form; returns the last turn's responses."""
+    answer: list[str] = []
+    for text in SECOND_OPINION_ANSWERS:
+        answer = conversation.ask(text.format(name=name, number=number))
+    return answer
+
+
+def test_fifty_families_at_once_are_all_stored_then_delivered_once(assistant, requests_db):
+    families = [Conversation(assistant) for _ in range(50)]
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        endings = list(
+            pool.map(
+                lambda item: fill_second_opinion(item[1], f"Parent {item[0]}", 100 + item[0]),
+                enumerate(families),
+            )
+        )
+    assert endings == [["utter_callback_saved"]] * 50
+
+    senders = {family.sender for family in families}
+    rows = [row for row in requests_db.list() if row.get("conversation") in senders]
+    references = {row["reference"] for row in rows}
+    assert len(rows) == len(references) == 50
+
+    sink = SmtpSink().start()
+    try:
+        deliver_due(requests_db, smtp_settings(sink.port))
+        deliver_due(requests_db, smtp_settings(sink.port))  # a second run sends nothing again
+    finally:
+        sink.stop()
+    delivered = [
+        m["Message-ID"] for m in sink.messages if any(r in m["Subject"] for r in references)
+    ]
+    assert len(delivered) == len(set(delivered)) == 50
+
+
+def test_when_the_database_is_down_the_family_is_told_and_nothing_is_confirmed(
+    trained_model, tmp_path
+):
+    settings = RunSettings(
+        port=free_port(),
+        action_port=free_port(),
+        model=trained_model,
+        tracker_db=tmp_path / "tracker.db",
+        enable_api=True,
+    )
+    # Nothing listens on port 1: every write fails.
+    settings.extra_env["REQUESTS_DB_URL"] = "postgresql://postgres@127.0.0.1:1/unreachable"
+    with Servers(settings) as servers:
+        servers.start(log_dir=tmp_path)
+        conversation = Conversation(settings)
+        assert fill_second_opinion(conversation, "Robin", 150) == ["utter_callback_not_saved"]
+        text = conversation.last_messages[-1]["text"]
+        assert center_config().values["phone_new_appointments"] in text
+        assert "reference" not in text.lower()
