@@ -78,9 +78,17 @@ def grade(text: str) -> float:
 
 
 def problems(
-    variation: Variation, sections: set[str], source_text: str, config: CenterConfig
+    variation: Variation,
+    sections: set[str],
+    source_text: str,
+    config: CenterConfig,
+    family_slots: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """Everything wrong with one variation's provenance and facts; empty when it is fine."""
+    """Everything wrong with one variation's provenance and facts; empty when it is fine.
+
+    `family_slots` are placeholders for what the family itself typed (their name, the
+    reference of their request): they state no fact, so they need no provenance.
+    """
     found: list[str] = []
     where = variation.response
     if not variation.provenance:
@@ -96,6 +104,8 @@ def problems(
         if not valid:
             found.append(f"{where}: unknown provenance {reference!r}")
     for slot in _PLACEHOLDER.findall(variation.text):
+        if slot in family_slots:
+            continue
         if slot not in SLOT_KEYS:
             found.append(f"{where}: {{{slot}}} is not a configured center detail")
         elif config.provenance_key(slot) not in variation.provenance:
@@ -116,8 +126,9 @@ def report(
     source_text = (source_dir / SOURCE_TEXT).read_text(encoding="utf-8")
     found: list[str] = []
     grades: dict[str, float] = {}
+    family_slots = frozenset(domain.get("slots") or {})
     for variation in variations(domain):
-        found += problems(variation, sections, source_text, config)
+        found += problems(variation, sections, source_text, config, family_slots)
         grades[variation.response] = max(
             grade(render(variation.text, config)), grades.get(variation.response, 0.0)
         )

@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from re import Pattern
 
+# Marks an intent set by these patterns (bot.safety_net), as opposed to the classifier.
+PATTERN_SOURCE = "safety_patterns"
+
 EMERGENCY = "emergency"
 CRISIS = "crisis"
 FEVER = "fever"
@@ -82,8 +85,12 @@ def detect(text: str) -> str | None:
     return None
 
 
-def more_severe(pattern_intent: str | None, classified_intent: str | None) -> bool:
-    """Whether the pattern's finding should replace what the classifier said."""
+def overrides(pattern_intent: str | None, classified_intent: str | None) -> bool:
+    """Whether the pattern's finding should replace what the classifier said.
+
+    An equally severe finding replaces it too: the intent is then confirmed by a pattern, at
+    full confidence, which the callback form relies on to tell a real emergency from an answer.
+    """
     if pattern_intent is None:
         return False
-    return SEVERITY[pattern_intent] > SEVERITY.get(classified_intent or "", 0)
+    return SEVERITY[pattern_intent] >= SEVERITY.get(classified_intent or "", 0)

@@ -18,8 +18,6 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot import safety
 
-SOURCE = "safety_patterns"
-
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class SafetyNet(GraphComponent):
@@ -37,11 +35,11 @@ class SafetyNet(GraphComponent):
         return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Overrides the intent of each message that matches a more severe safety pattern."""
+        """Overrides the intent of each message that matches an equally or more severe pattern."""
         for message in messages:
             found = safety.detect(message.get(TEXT) or "")
             classified = (message.get(INTENT) or {}).get("name")
-            if safety.more_severe(found, classified):
+            if safety.overrides(found, classified):
                 self._override(message, found)
         return messages
 
@@ -50,6 +48,6 @@ class SafetyNet(GraphComponent):
         ranking = [
             entry for entry in message.get(INTENT_RANKING_KEY) or [] if entry.get("name") != intent
         ]
-        top = {"name": intent, "confidence": 1.0, "source": SOURCE}
+        top = {"name": intent, "confidence": 1.0, "source": safety.PATTERN_SOURCE}
         message.set(INTENT, top, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)

@@ -68,8 +68,10 @@ SMS_SENDER_KEY = "test-sms-sender-key"
 
 
 def channel_env(settings: RunSettings, folder: Path) -> dict[str, str]:
-    """The environment that turns on every channel in credentials.yml for the test servers."""
+    """The environment that turns on every channel in credentials.yml for the test servers,
+    and gives the action server its own request database."""
     return {
+        "REQUESTS_DB_URL": f"sqlite:///{folder / 'requests.db'}",
         "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
         "SMS_PUBLIC_URL": f"{settings.url}/webhooks/sms/webhook",
         "SMS_SENDER_KEY": SMS_SENDER_KEY,

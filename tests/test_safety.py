@@ -51,9 +51,19 @@ def test_safety_net_overrides_a_low_confidence_fallback():
 
 
 def test_safety_net_never_lowers_severity():
-    message = _message("she has a fever and is not breathing", "emergency", 0.9)
+    message = _message("she has a fever and i want to die", "emergency", 0.6)
     SafetyNet().process([message])
-    assert message.get(INTENT) == {"name": "emergency", "confidence": 0.9}
+    assert message.get(INTENT) == {"name": "emergency", "confidence": 0.6}
+
+
+def test_safety_net_confirms_what_the_classifier_already_said():
+    message = _message("he stopped breathing", "emergency", 0.6)
+    SafetyNet().process([message])
+    assert message.get(INTENT) == {
+        "name": "emergency",
+        "confidence": 1.0,
+        "source": safety.PATTERN_SOURCE,
+    }
 
 
 def test_safety_net_leaves_ordinary_questions_alone():
