@@ -36,7 +36,8 @@ TOPICS = [
     ("who is on the relapsed neuroblastoma team", "utter_team"),
     ("what was the study that improved the two year cure rate", "utter_research_news"),
     ("my son is already your patient, how do i reach his team", "utter_contact_existing_patient"),
-    ("i would like a second opinion", "utter_contact_new_appointment"),
+    ("i would like a second opinion", "utter_second_opinion"),
+    ("how do i book a first appointment", "utter_contact_new_appointment"),
     ("can i talk to a real person", "utter_request_human"),
     ("hello", "utter_greet"),
     ("what can you help me with", "utter_capabilities"),
@@ -59,7 +60,8 @@ SAFETY = [
 
 @pytest.mark.parametrize(("question", "answer"), TOPICS)
 def test_each_topic_is_answered_after_the_disclaimer(conversation, question, answer):
-    assert conversation.ask(question) == ["utter_disclaimer", answer]
+    # Contact routes follow their answer with a callback offer (tests/test_callback.py).
+    assert conversation.ask(question)[:2] == ["utter_disclaimer", answer]
 
 
 @pytest.mark.parametrize(("message", "answer"), SAFETY)
