@@ -79,20 +79,26 @@ def channel_env(settings: RunSettings, folder: Path) -> dict[str, str]:
     }
 
 
+def server_settings(model: Path, folder: Path) -> RunSettings:
+    """A server pair of the tests' own: free loopback ports, every channel on, files in folder."""
+    settings = RunSettings(
+        port=free_port(),
+        action_port=free_port(),
+        model=model,
+        tracker_db=folder / "tracker.db",
+        enable_api=True,
+    )
+    settings.extra_env.update(channel_env(settings, folder))
+    return settings
+
+
 @pytest.fixture(scope="session")
 def assistant(
     trained_model: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunSettings]:
     """The real action server and Rasa server, running for the whole session."""
     folder = tmp_path_factory.mktemp("assistant")
-    settings = RunSettings(
-        port=free_port(),
-        action_port=free_port(),
-        model=trained_model,
-        tracker_db=folder / "tracker.db",
-        enable_api=True,
-    )
-    settings.extra_env.update(channel_env(settings, folder))
+    settings = server_settings(trained_model, folder)
     with Servers(settings) as servers:
         try:
             servers.start(log_dir=folder)

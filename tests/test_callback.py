@@ -8,10 +8,10 @@ import pytest
 
 from actions.callback import is_answer
 from bot.config import center_config
-from bot.launcher import RunSettings, Servers
+from bot.launcher import Servers
 from bot.outbox import deliver_due
 from bot.requests_store import RequestStore
-from tests.conftest import Conversation, free_port
+from tests.conftest import Conversation, server_settings
 from tests.test_outbox import SmtpSink
 from tests.test_outbox import settings as smtp_settings
 
@@ -226,13 +226,7 @@ def test_fifty_families_at_once_are_all_stored_then_delivered_once(assistant, re
 def test_when_the_database_is_down_the_family_is_told_and_nothing_is_confirmed(
     trained_model, tmp_path
 ):
-    settings = RunSettings(
-        port=free_port(),
-        action_port=free_port(),
-        model=trained_model,
-        tracker_db=tmp_path / "tracker.db",
-        enable_api=True,
-    )
+    settings = server_settings(trained_model, tmp_path)
     # Nothing listens on port 1: every write fails.
     settings.extra_env["REQUESTS_DB_URL"] = "postgresql://postgres@127.0.0.1:1/unreachable"
     with Servers(settings) as servers:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from bot.launcher import RunSettings, Servers
-from tests.conftest import Conversation, free_port
+from bot.launcher import Servers
+from tests.conftest import Conversation, server_settings
 
 
 def test_a_restart_does_not_lose_an_open_conversation(trained_model, tmp_path):
-    settings = RunSettings(
-        port=free_port(),
-        action_port=free_port(),
-        model=trained_model,
-        tracker_db=tmp_path / "tracker.db",
-        enable_api=True,
-    )
+    settings = server_settings(trained_model, tmp_path)
     conversation = Conversation(settings)
     with Servers(settings) as servers:
         servers.start(log_dir=tmp_path)

@@ -39,7 +39,7 @@ from bot.content import load_domain, render
 from bot.launcher import RunSettings, Servers
 from bot.nlg import CenterResponses
 from bot.sms_store import SmsStore
-from tests.conftest import SMS_SENDER_KEY, TWILIO_AUTH_TOKEN, channel_env, free_port, http_json
+from tests.conftest import SMS_SENDER_KEY, TWILIO_AUTH_TOKEN, http_json, server_settings
 
 CENTER = center_config().values
 
@@ -356,14 +356,7 @@ def test_a_request_that_is_not_a_form_is_malformed(phone):
 
 
 def test_opt_out_and_sent_replies_survive_a_restart(trained_model, tmp_path):
-    settings = RunSettings(
-        port=free_port(),
-        action_port=free_port(),
-        model=trained_model,
-        tracker_db=tmp_path / "tracker.db",
-        enable_api=True,
-    )
-    settings.extra_env.update(channel_env(settings, tmp_path))
+    settings = server_settings(trained_model, tmp_path)
     phone = Phone(settings)
     question = phone.form("what is mibg")
     with Servers(settings) as servers:
