@@ -57,7 +57,7 @@ STORIES_OUT := reports/stories
 # report, so every story is run, and `story-report` fails the target when any story failed.
 test-stories: setup $(MODEL) ## Run the story tests in tests/stories; report in reports/stories/summary.md.
 	@rm -rf $(STORIES_OUT) && mkdir -p $(STORIES_OUT)
-	$(RASA) test core --model $(MODEL) --stories tests/stories --successes --out $(STORIES_OUT) \
+	$(RASA) test core --model $(MODEL) --stories tests/stories --e2e --successes --out $(STORIES_OUT) \
 		--quiet > $(STORIES_OUT)/rasa.log 2>&1 || { tail -30 $(STORIES_OUT)/rasa.log; exit 1; }
 	$(PY) -m bot story-report $(STORIES_OUT)
 

@@ -7,13 +7,13 @@ the intent it was understood as, then the assistant's actions, and the callback 
 Session starts, "wait for the next message" (`action_listen`) and the slots that do not steer
 the conversation are left out, so what remains is what a story test checks, and personal
 details typed into the form are not repeated as slot values (they are still in the messages:
-review before committing).
+review before committing). Entities the pipeline found stay marked up in the messages
+(`what is [mibg therapy](therapy)`), as `rasa test core --e2e` checks them too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 
 from rasa.core.tracker_store import SQLTrackerStore
@@ -23,7 +23,18 @@ from rasa.shared.core.constants import (
     REQUESTED_SLOT,
 )
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionReverted,
+    ActiveLoop,
+    Event,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+)
+from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.core.training_data.story_writer.yaml_story_writer import YAMLStoryWriter
 from rasa.shared.core.training_data.structures import Story
@@ -57,7 +68,28 @@ def load_tracker(
     return tracker
 
 
-def story_events(tracker: DialogueStateTracker, slots: dict) -> list[Event]:
+def session_events(tracker: DialogueStateTracker) -> list[Event]:
+    """The latest session's events as they happened, with reverted ones taken out.
+
+    Unlike `tracker.applied_events()`, this keeps the family's answers inside the callback
+    form (Rasa folds a form's happy path away for its own predictions).
+    """
+    events: list[Event] = []
+    for event in tracker.events:
+        if isinstance(event, (SessionStarted, Restarted)):
+            events = []
+        elif isinstance(event, UserUtteranceReverted):
+            while events and not isinstance(events.pop(), UserUttered):
+                pass
+        elif isinstance(event, ActionReverted):
+            while events and not isinstance(events.pop(), ActionExecuted):
+                pass
+        else:
+            events.append(event)
+    return events
+
+
+def story_events(tracker: DialogueStateTracker, slots: list[Slot]) -> list[Event]:
     """The events a test story checks: messages, actions, the form and slots that matter.
 
     Args:
@@ -65,11 +97,9 @@ def story_events(tracker: DialogueStateTracker, slots: dict) -> list[Event]:
         slots: the domain's slots; a slot is kept when it influences the conversation.
 
     """
-    steering = {REQUESTED_SLOT} | {
-        slot.name for slot in slots if getattr(slot, "influence_conversation", False)
-    }
+    steering = {REQUESTED_SLOT} | {slot.name for slot in slots if slot.influence_conversation}
     events: list[Event] = []
-    for event in tracker.applied_events():
+    for event in session_events(tracker):
         if isinstance(event, UserUttered) and event.intent_name:
             events.append(event)
         elif isinstance(event, ActionExecuted):
@@ -83,7 +113,7 @@ def story_events(tracker: DialogueStateTracker, slots: dict) -> list[Event]:
 
 
 def _default_name(tracker: DialogueStateTracker) -> str:
-    intents = [e.intent_name for e in tracker.applied_events() if isinstance(e, UserUttered)]
+    intents = [e.intent_name for e in session_events(tracker) if isinstance(e, UserUttered)]
     topics = " then ".join(dict.fromkeys(name for name in intents if name))
     return f"conversation {tracker.sender_id}: {topics}" if topics else tracker.sender_id
 
@@ -121,12 +151,4 @@ def export_story(
         "# Review before committing: rename the story, check each intent and answer is the\n"
         "# right one, and replace names, phone numbers and e-mails with made-up ones.\n"
     )
-    return header + _plain_user_text(text)
-
-
-_ANNOTATION = re.compile(r"\[([^\]]+)\]\{[^}]*\}|\[([^\]]+)\]\([^)]*\)")
-
-
-def _plain_user_text(text: str) -> str:
-    """Drops Rasa's entity mark-up from the exported messages, leaving what the family typed."""
-    return _ANNOTATION.sub(lambda match: match.group(1) or match.group(2), text)
+    return header + text
