@@ -28,6 +28,27 @@ _NAME_AND_FILE = re.compile(r"^(?P<name>.*?)\s*\((?P<file>[^()]*\.ya?ml)\)$")
 _PREDICTED = re.compile(r"#\s*predicted:\s*(?P<value>.*)$")
 # For a wrong intent Rasa writes "predicted: <intent>: <message as understood>".
 _INTENT_PREDICTED = re.compile(r"^(?P<intent>[\w/]+)(?::\s*(?P<text>.*))?$")
+_MARKUP = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+
+
+def plain(text: str) -> str:
+    """A message without Rasa's entity mark-up: `[mibg](therapy)` becomes `mibg`."""
+    return _MARKUP.sub(r"\1", text).strip()
+
+
+def story_messages(path: Path) -> dict[str, list[str]]:
+    """For each story in a test-story file, the parent's messages in order (as written)."""
+    if not path.is_file():
+        return {}
+    data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+    return {
+        str(story.get("story")): [
+            str(step.get("user", "")).strip()
+            for step in story.get("steps") or []
+            if "user" in step or "intent" in step
+        ]
+        for story in data.get("stories") or []
+    }
 
 
 @dataclass(frozen=True)
@@ -35,7 +56,7 @@ class Mismatch:
     """One step the assistant got wrong."""
 
     step: int
-    kind: str  # "action" or "intent"
+    kind: str  # "action", "intent" or "entities"
     expected: str
     predicted: str
     user_message: str | None
@@ -89,11 +110,15 @@ def _load(path: Path) -> list[Any]:
     return list(data.get("stories") or [])
 
 
-def parse_failed_stories(path: Path) -> list[FailedStory]:
+def parse_failed_stories(path: Path, root: Path | None = None) -> list[FailedStory]:
     """The failed stories in a `failed_test_stories.yml`, with the steps that went wrong.
+
+    Rasa's file gives intents only; the parent's message of each turn is read from the story's
+    own file (named in the story's name), or from Rasa's comment on a misunderstood message.
 
     Args:
         path: the file Rasa wrote (missing or "all good": no failed stories).
+        root: the folder `rasa test` ran in, for story files named relative to it.
 
     Returns:
         One entry per failed story; steps and turns are counted from 1.
@@ -103,19 +128,32 @@ def parse_failed_stories(path: Path) -> list[FailedStory]:
     for story in _load(path):
         name, file = _split_name(str(story.get("story", "")))
         entry = FailedStory(name=name, file=file)
+        source = Path(file) if file else None
+        if source is not None and root is not None and not source.is_absolute():
+            source = root / source
+        messages = story_messages(source).get(name, []) if source else []
         last_user: str | None = None
         turn = 0
         for number, step in enumerate(story.get("steps") or [], start=1):
             if "user" in step or "intent" in step:
                 turn += 1
-                last_user = str(step["user"]).strip() if "user" in step else None
+                written = messages[turn - 1] if turn <= len(messages) else ""
+                last_user = plain(str(step.get("user") or written)) or None
                 predicted = _comment(step, "intent")
                 if predicted:
                     match = _INTENT_PREDICTED.match(predicted)
                     intent = match.group("intent") if match else predicted
-                    entry.mismatches.append(
-                        Mismatch(number, "intent", str(step["intent"]), intent, last_user, turn)
-                    )
+                    understood = (match.group("text") or "") if match else ""
+                    last_user = last_user or plain(understood) or None
+                    if intent == str(step["intent"]):
+                        mismatch = Mismatch(
+                            number, "entities", written or "(none)", understood, last_user, turn
+                        )
+                    else:
+                        mismatch = Mismatch(
+                            number, "intent", str(step["intent"]), intent, last_user, turn
+                        )
+                    entry.mismatches.append(mismatch)
             elif "action" in step:
                 predicted = _comment(step, "action")
                 if predicted:
@@ -145,11 +183,11 @@ def action_scores(path: Path) -> dict[str, dict[str, float]]:
     }
 
 
-def read_run(folder: Path) -> StoryRun:
-    """Everything `rasa test core` wrote into `folder`."""
+def read_run(folder: Path, root: Path | None = None) -> StoryRun:
+    """Everything `rasa test core` wrote into `folder` (`root`: where it ran)."""
     return StoryRun(
         passed=parse_passed_stories(folder / PASSED_FILE),
-        failed=parse_failed_stories(folder / FAILED_FILE),
+        failed=parse_failed_stories(folder / FAILED_FILE, root or Path.cwd()),
         images=sorted(path.name for path in folder.glob("*.png")),
         action_scores=action_scores(folder / REPORT_FILE),
     )
@@ -158,6 +196,11 @@ def read_run(folder: Path) -> StoryRun:
 def _describe(mismatch: Mismatch) -> str:
     said = f'"{mismatch.user_message}"' if mismatch.user_message else "(no message)"
     where = f"Step {mismatch.step} (turn {mismatch.turn}, after the parent wrote {said})"
+    if mismatch.kind == "entities":
+        return (
+            f"- {where}: the right topic, but the marked terms differ: the story has "
+            f'"{mismatch.expected}", the assistant found "{mismatch.predicted}".'
+        )
     if mismatch.kind == "intent":
         return (
             f"- {where}: the message should be understood as `{mismatch.expected}`, "
@@ -212,8 +255,8 @@ def format_summary(run: StoryRun) -> str:
     return "\n".join(lines)
 
 
-def write_summary(folder: Path) -> StoryRun:
+def write_summary(folder: Path, root: Path | None = None) -> StoryRun:
     """Reads the run in `folder` and writes `folder/summary.md`; returns the run."""
-    run = read_run(folder)
+    run = read_run(folder, root)
     (folder / SUMMARY_FILE).write_text(format_summary(run), encoding="utf-8")
     return run
