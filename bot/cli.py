@@ -132,6 +132,19 @@ def _story_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _content_report(args: argparse.Namespace) -> int:
+    from bot import content, content_report
+
+    try:
+        config = center_config()
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out = content_report.write(Path(args.out), content.load_domain(), config)
+    print(f"wrote {out}")
+    return 0
+
+
 def _chat(args: argparse.Namespace) -> int:
     from bot import chat
 
@@ -180,6 +193,10 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--out", default="-", help="file to write (default: standard output)")
     export.add_argument("--name", help="the story's name (default: sender and intents)")
     export.set_defaults(handler=_story_export)
+
+    wording = commands.add_parser("content-report", help="all wording per channel, for review")
+    wording.add_argument("out", nargs="?", default="reports/content.md")
+    wording.set_defaults(handler=_content_report)
 
     chat = commands.add_parser("chat", help="talk to the assistant in the terminal")
     chat.add_argument("--model", help="trained model (default: models/nb-assistant.tar.gz)")

@@ -134,3 +134,16 @@ def test_export_without_database_is_refused(tmp_path):
         assert "no tracker store" in str(error)
     else:
         raise AssertionError("expected ExportError")
+
+
+def test_content_report_covers_every_response_with_channels_and_triggers(domain, tmp_path):
+    out = tmp_path / "content.md"
+    assert main(["content-report", str(out)]) == 0
+    report = out.read_text()
+    for name in domain["responses"]:
+        assert f"## `{name}`" in report
+    assert "{phone_" not in report  # center details are filled in
+    section = report.split("## `utter_fever`")[1].split("\n## ")[0]
+    assert "intent `fever`" in section and "**SMS**" in section and "**Sources:**" in section
+    assert "the callback_form asks for `phone`" in report
+    assert "sent by the action server (actions/session.py)" in report
