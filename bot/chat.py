@@ -14,7 +14,14 @@ import sys
 import uuid
 from pathlib import Path
 
-from bot.launcher import ROOT, RunSettings, commands, server_env, wait_until_up
+from bot.launcher import (
+    ROOT,
+    RunSettings,
+    commands,
+    server_env,
+    wait_until_up,
+    write_credentials,
+)
 
 
 def _free_port() -> int:
@@ -23,7 +30,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def shell_command(settings: RunSettings, conversation_id: str) -> list[str]:
+def shell_command(settings: RunSettings, conversation_id: str, credentials: Path) -> list[str]:
     """The `rasa shell` command line for these settings."""
     return [
         sys.executable,
@@ -34,6 +41,8 @@ def shell_command(settings: RunSettings, conversation_id: str) -> list[str]:
         str(settings.model),
         "--endpoints",
         str(settings.endpoints),
+        "--credentials",
+        str(credentials),
         "--port",
         str(settings.port),
         "--conversation-id",
@@ -51,6 +60,8 @@ def main(model: Path | None = None) -> int:
         return 1
     settings.tracker_db.parent.mkdir(parents=True, exist_ok=True)
     env = server_env(settings)
+    # Only the channels whose secrets are set (a laptop has no SMS gateway token).
+    credentials = write_credentials(settings, env)
     conversation_id = f"chat-{uuid.uuid4().hex[:8]}"
     actions = subprocess.Popen(
         commands(settings, settings.credentials)["actions"], cwd=ROOT, env=env
@@ -69,7 +80,9 @@ def main(model: Path | None = None) -> int:
             flush=True,
         )
         try:
-            return subprocess.call(shell_command(settings, conversation_id), cwd=ROOT, env=env)
+            return subprocess.call(
+                shell_command(settings, conversation_id, credentials), cwd=ROOT, env=env
+            )
         except KeyboardInterrupt:
             return 0
     finally:
