@@ -22,7 +22,8 @@ export PYTHONPATH := $(CURDIR)
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export TRACKER_DB ?= $(CURDIR)/var/tracker.db
 
-.PHONY: help setup train run test lint validate cross-validate bench lock clean
+.PHONY: help setup train run test test-stories chat content-report lint validate cross-validate \
+	bench lock clean
 
 help: ## Show this list.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -50,6 +51,21 @@ run: setup $(MODEL) ## Start the assistant on http://127.0.0.1:5005 (SQLite, no 
 
 test: setup $(MODEL) ## Run the whole test suite against the trained model.
 	$(PY) -m pytest
+
+STORIES_OUT := reports/stories
+# Rasa stops at the first wrong prediction with --fail-on-prediction-errors and then writes no
+# report, so every story is run, and `story-report` fails the target when any story failed.
+test-stories: setup $(MODEL) ## Run the story tests in tests/stories; report in reports/stories/summary.md.
+	@rm -rf $(STORIES_OUT) && mkdir -p $(STORIES_OUT)
+	$(RASA) test core --model $(MODEL) --stories tests/stories --e2e --successes --out $(STORIES_OUT) \
+		--quiet > $(STORIES_OUT)/rasa.log 2>&1 || { tail -30 $(STORIES_OUT)/rasa.log; exit 1; }
+	$(PY) -m bot story-report $(STORIES_OUT)
+
+chat: setup $(MODEL) ## Talk to the assistant in the terminal (rasa shell + action server).
+	$(PY) -m bot chat
+
+content-report: setup ## Write reports/content.md: every response per channel, source, grade, trigger.
+	$(PY) -m bot content-report reports/content.md
 
 lint: setup ## Check the code with ruff (lint rules and formatting).
 	$(PY) -m ruff check bot actions tests

@@ -5,6 +5,10 @@ Commands:
   content-check  check every response's provenance and print its reading grade
   cv-report      print per-intent F1 from a `rasa test nlu --cross-validation` output folder
   requests       callback requests for staff: list, show, handled, export, deliver
+  story-report   write summary.md for a `rasa test core` output folder (`make test-stories`)
+  story export   write a stored conversation as a test story
+  chat           talk to the assistant in the terminal (`rasa shell`, action server started)
+  content-report write every response as each channel shows it, for clinical review
 """
 
 from __future__ import annotations
@@ -96,6 +100,59 @@ def _cv_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _story_report(args: argparse.Namespace) -> int:
+    from bot import story_report
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"error: {folder} is not a folder; run `make test-stories`", file=sys.stderr)
+        return 2
+    run = story_report.write_summary(folder)
+    total = len(run.passed) + len(run.failed)
+    print(f"stories: {total}  passed: {len(run.passed)}  failed: {len(run.failed)}")
+    for story in run.failed:
+        print(f"FAILED {story.name}")
+    print(f"report: {folder / story_report.SUMMARY_FILE}")
+    return 1 if run.failed or not total else 0
+
+
+def _story_export(args: argparse.Namespace) -> int:
+    from bot import story_export
+
+    try:
+        text = story_export.export_story(args.sender_id, Path(args.db), name=args.name)
+    except story_export.ExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}; review it, then run `make test-stories`")
+    return 0
+
+
+def _content_report(args: argparse.Namespace) -> int:
+    from bot import content, content_report
+
+    try:
+        config = center_config()
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out = content_report.write(Path(args.out), content.load_domain(), config)
+    print(f"wrote {out}")
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from bot import chat
+
+    return chat.main(model=Path(args.model).resolve() if args.model else None)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     root = argparse.ArgumentParser(
@@ -125,6 +182,27 @@ def parser() -> argparse.ArgumentParser:
     cv = commands.add_parser("cv-report", help="per-intent F1 from cross-validation output")
     cv.add_argument("folder", nargs="?", default="results/cross-validation")
     cv.set_defaults(handler=_cv_report)
+
+    report = commands.add_parser("story-report", help="summary.md for story test output")
+    report.add_argument("folder", nargs="?", default="reports/stories")
+    report.set_defaults(handler=_story_report)
+
+    story = commands.add_parser("story", help="test stories from real conversations")
+    story_commands = story.add_subparsers(dest="story_command", required=True)
+    export = story_commands.add_parser("export", help="write a conversation as a test story")
+    export.add_argument("sender_id", help="the conversation's id (the REST channel's sender)")
+    export.add_argument("--db", default=str(defaults.tracker_db), help="SQLite tracker store")
+    export.add_argument("--out", default="-", help="file to write (default: standard output)")
+    export.add_argument("--name", help="the story's name (default: sender and intents)")
+    export.set_defaults(handler=_story_export)
+
+    wording = commands.add_parser("content-report", help="all wording per channel, for review")
+    wording.add_argument("out", nargs="?", default="reports/content.md")
+    wording.set_defaults(handler=_content_report)
+
+    chat = commands.add_parser("chat", help="talk to the assistant in the terminal")
+    chat.add_argument("--model", help="trained model (default: models/nb-assistant.tar.gz)")
+    chat.set_defaults(handler=_chat)
 
     requests_cli.add_parser(commands)
     return root

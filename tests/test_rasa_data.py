@@ -51,6 +51,8 @@ def test_data_validates_without_warnings(domain):
 
 
 def test_story_tests_pass_without_prediction_errors(trained_model, tmp_path):
+    # --e2e: each `user:` message is classified by the model (without it Rasa checks only the
+    # dialogue, from the story's own intents), and only files named test_*.yml are read.
     result = _rasa(
         "test",
         "core",
@@ -58,6 +60,7 @@ def test_story_tests_pass_without_prediction_errors(trained_model, tmp_path):
         str(trained_model),
         "--stories",
         "tests/stories",
+        "--e2e",
         "--fail-on-prediction-errors",
         "--out",
         str(tmp_path),
