@@ -236,3 +236,18 @@ def test_when_the_database_is_down_the_family_is_told_and_nothing_is_confirmed(
         text = conversation.last_messages[-1]["text"]
         assert center_config().values["phone_new_appointments"] in text
         assert "reference" not in text.lower()
+
+
+def test_a_message_inside_the_form_never_changes_the_request_type(conversation, requests_db):
+    conversation.ask("we are flying in from brazil can your team treat our son")
+    conversation.ask("/affirm")
+    for answer in ["parent", "Ana Souza", "+55 11 91234 5678"]:
+        conversation.ask(answer)
+    # Whatever NLU makes of it, this is the e-mail answer, not "talk to a person".
+    conversation.ask("/request_human")
+    for answer in ["skip", "afternoons"]:
+        conversation.ask(answer)
+    assert conversation.ask("Brazil") == ["utter_ask_consent"]
+    assert conversation.ask("yes") == ["utter_callback_saved"]
+    [row] = stored_for(requests_db, conversation)
+    assert (row["request_type"], row["country"]) == ("international", "Brazil")
