@@ -58,6 +58,9 @@ def server_env(settings: RunSettings) -> dict[str, str]:
         **os.environ,
         "ACTION_ENDPOINT_URL": settings.action_url,
         "TRACKER_DB": str(settings.tracker_db),
+        # rasa-sdk's action server listens where SANIC_HOST says (its default is every
+        # interface); Rasa reaches it on loopback, so nothing else needs to.
+        "SANIC_HOST": "127.0.0.1",
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
