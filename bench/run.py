@@ -250,14 +250,15 @@ ROWS = [
 ]
 
 
-def table(results: dict[str, dict[str, Any]], baseline: str) -> str:
+def table(results: dict[str, dict[str, Any]], baseline: str | None) -> str:
     """Markdown: one row per figure, one column per config, with the ratio to the baseline."""
     names = list(results)
     lines = ["| figure | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for label, key, fmt, _ in ROWS:
         cells = []
         for name in names:
-            value, base = results[name].get(key), results[baseline].get(key)
+            value = results[name].get(key)
+            base = results[baseline].get(key) if baseline in results else None
             cell = fmt.format(value) if value is not None else "n/a"
             if name != baseline and value is not None and base:
                 cell += f" ({value / base:.2f}x)"
@@ -274,7 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("configs", nargs="*", default=["config.yml"], help="configs to measure")
-    parser.add_argument("--baseline", default=str(BASELINE.relative_to(ROOT)))
+    parser.add_argument(
+        "--baseline",
+        default=str(BASELINE.relative_to(ROOT)),
+        help='a config, or "none" to measure only the given configs',
+    )
     parser.add_argument(
         "--endpoint", default="/webhooks/rest/webhook", help="channel the load goes through"
     )
@@ -286,21 +291,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         plan = Plan(repeats=1, train_repeats=1, folds=2, load_seconds=3, sustain_seconds=2)
 
-    results: dict[str, dict[str, Any]] = {}
-    for config in [*args.configs, args.baseline]:
-        results[Path(config).stem if config != "config.yml" else "config.yml"] = measure(
-            ROOT / config, plan, args.endpoint
-        )
-    baseline = Path(args.baseline).stem
+    configs = [*args.configs] + ([] if args.baseline == "none" else [args.baseline])
+    baseline = Path(args.baseline).stem if args.baseline != "none" else None
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{dt.date.today().isoformat()}.json"
-    record = {
-        "plan": plan.__dict__,
-        "endpoint": args.endpoint,
-        "baseline": baseline,
-        "results": results,
-    }
-    path.write_text(json.dumps(record, indent=2))
+    results: dict[str, dict[str, Any]] = {}
+    for config in configs:
+        name = Path(config).stem if config != "config.yml" else "config.yml"
+        results[name] = measure(ROOT / config, plan, args.endpoint)
+        # Written after every config, so a stopped run keeps what it measured.
+        record = {
+            "plan": plan.__dict__,
+            "endpoint": args.endpoint,
+            "baseline": baseline,
+            "results": results,
+        }
+        path.write_text(json.dumps(record, indent=2))
     print(f"\nwritten to {path.relative_to(ROOT)}\n")
     print(table(results, baseline))
     return 0
