@@ -8,7 +8,6 @@ it into a test story. Both stop when the shell ends (type /stop or press Ctrl-C)
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import uuid
@@ -18,16 +17,11 @@ from bot.launcher import (
     ROOT,
     RunSettings,
     commands,
+    free_port,
     server_env,
     wait_until_up,
     write_credentials,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def shell_command(settings: RunSettings, conversation_id: str, credentials: Path) -> list[str]:
@@ -52,7 +46,7 @@ def shell_command(settings: RunSettings, conversation_id: str, credentials: Path
 
 def main(model: Path | None = None) -> int:
     """Runs the action server and `rasa shell` until the shell ends; returns its exit code."""
-    settings = RunSettings(port=_free_port(), action_port=_free_port())
+    settings = RunSettings(port=free_port(), action_port=free_port())
     if model:
         settings.model = model
     if not settings.model.exists():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -144,6 +145,13 @@ def fictional_warning(config: CenterConfig) -> str | None:
         "Families must never see these. Set CENTER_CONFIG to the center's real configuration.\n"
         f"{bar}"
     )
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody is listening on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float) -> bool:

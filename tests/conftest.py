@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.launcher import ROOT, RunSettings, Servers
+from bot.launcher import ROOT, RunSettings, Servers, free_port
 
 MODEL = ROOT / "models" / "nb-assistant.tar.gz"
 
@@ -31,13 +30,6 @@ def require(condition: bool, reason: str) -> None:
     """Skips the test with a visible reason when a prerequisite is missing (fails in CI)."""
     if not condition:
         (pytest.fail if STRICT else pytest.skip)(f"{reason} (required when NB_REQUIRE_ALL=1)")
-
-
-def free_port() -> int:
-    """A TCP port nobody is listening on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_json(url: str, payload: Any = None, timeout: float = 30) -> Any:
