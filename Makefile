@@ -23,7 +23,7 @@ export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export TRACKER_DB ?= $(CURDIR)/var/tracker.db
 
 .PHONY: help setup train run test test-stories chat content-report lint validate cross-validate \
-	bench lock clean
+	bench profile lock clean
 
 help: ## Show this list.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ cross-validate: setup ## Print 5-fold NLU cross-validation results (per-intent F
 BENCH_CONFIGS ?= config.yml
 bench: setup ## Measure config.yml against Rasa's default pipeline; writes bench/results/<date>.json.
 	$(PY) -m bench.run $(BENCH_CONFIGS) $(BENCH_ARGS)
+
+profile: setup ## Sample the Rasa server with py-spy under load (PROFILE_ARGS="--rate 40").
+	$(PY) -m bench.profile $(PROFILE_ARGS)
 
 lock: ## Re-resolve requirements.in into requirements.lock (in a scratch environment).
 	@python310=$$(scripts/find-python310) || exit 1; scratch=$$(mktemp -d); \

@@ -291,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         plan = Plan(repeats=1, train_repeats=1, folds=2, load_seconds=3, sustain_seconds=2)
 
-    configs = [*args.configs] + ([] if args.baseline == "none" else [args.baseline])
+    # The baseline first: it is the slowest, and a run stopped later still has the reference.
+    configs = ([] if args.baseline == "none" else [args.baseline]) + list(args.configs)
     baseline = Path(args.baseline).stem if args.baseline != "none" else None
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{dt.date.today().isoformat()}.json"

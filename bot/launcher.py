@@ -106,7 +106,7 @@ def commands(settings: RunSettings, credentials: Path) -> dict[str, list[str]]:
     rasa = [
         sys.executable,
         "-m",
-        "rasa",
+        "bot.server",  # Rasa's command line, with bot/server.py's fix applied
         "run",
         "--model",
         str(settings.model),
