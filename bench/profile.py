@@ -4,7 +4,8 @@ The benchmark says how fast the server is; this says why. It starts the trained 
 action server (as `make run` does, on a scratch tracker database), sends messages at a fixed rate
 through the REST channel, and samples the Rasa server with py-spy meanwhile. It prints the
 functions with the largest share of samples, counting a function once per sample however deep it
-recurs (inclusive), and writes the raw collapsed stacks for a flame graph tool.
+recurs (inclusive), saves that report in bench/results/, and keeps the raw collapsed stacks (large)
+in var/ for a flame graph tool.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bot.launcher import ROOT, RunSettings, Servers
 
 PY_SPY = str(Path(sys.executable).parent / "py-spy")
 # Frames of these files are where time goes, not just wrappers around it.
-UNINTERESTING = ("asyncio/", "sanic/", "threading.py", "concurrent/futures")
+UNINTERESTING = ("asyncio/", "sanic/", "dask/", "runpy.py", "threading.py", "concurrent/futures")
 
 
 def _frame_name(frame: str) -> str:
@@ -61,7 +62,8 @@ def report(collapsed: str, top: int) -> str:
     lines = [f"{total} samples", "", "inclusive share (function and everything it calls):"]
     shown = 0
     for name, count in inclusive.most_common():
-        if any(part in name for part in UNINTERESTING) or name.startswith("<module>"):
+        # Entry points (main, serve, ...) are in every sample and say nothing.
+        if count >= 0.99 * total or any(part in name for part in UNINTERESTING):
             continue
         lines.append(f"  {count / total:6.1%}  {name}")
         shown += 1
@@ -76,7 +78,8 @@ def profile(rate: float, seconds: float, model: Path, top: int) -> str:
     """Runs the load while py-spy samples the Rasa server; returns the report."""
     work = Path(tempfile.mkdtemp(prefix="nb-profile-"))
     settings = RunSettings(port=5206, action_port=5256, model=model, tracker_db=work / "tracker.db")
-    raw = RESULTS / f"profile-{dt.date.today().isoformat()}-{rate:g}msgs.txt"
+    raw = ROOT / "var" / f"profile-{dt.date.today().isoformat()}-{rate:g}msgs.collapsed"
+    raw.parent.mkdir(parents=True, exist_ok=True)
     with Servers(settings) as servers:
         servers.start(timeout=600, log_dir=work)
         url = f"{settings.url}/webhooks/rest/webhook"
@@ -126,8 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=RunSettings().model)
     parser.add_argument("--top", type=int, default=25, help="functions to list")
     args = parser.parse_args(argv)
+    text = profile(args.rate, args.seconds, args.model, args.top)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    print(profile(args.rate, args.seconds, args.model, args.top))
+    path = RESULTS / f"profile-{dt.date.today().isoformat()}-{args.rate:g}msgs.txt"
+    path.write_text(text + "\n")
+    print(text)
+    print(f"\nwritten to {path.relative_to(ROOT)}")
     return 0
 
 

@@ -20,6 +20,9 @@ import yaml
 
 from bot.launcher import ROOT, RunSettings, Servers, free_port
 
+# The request store's `clock` and `store` fixtures, shared by several test modules.
+pytest_plugins = ["tests.request_stores"]
+
 MODEL = ROOT / "models" / "nb-assistant.tar.gz"
 
 # `.ci/run` sets this, so that a test that would skip for a missing service fails instead.

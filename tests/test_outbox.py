@@ -24,7 +24,7 @@ from bot.config import DEFAULT_PATH, ROOT, ConfigError, DeliveryConfig, load_cen
 from bot.outbox import Backoff, check_settings, deliver_due, message_id
 from bot.requests_store import RequestStore
 from tests.conftest import free_port
-from tests.test_requests_store import BACKENDS, FakeClock, open_store, second_opinion
+from tests.request_stores import FakeClock, second_opinion
 
 STAFF_INBOX = "callbacks@nb.hospital.internal"
 FROM_ADDRESS = "assistant@nb.hospital.internal"
@@ -81,19 +81,6 @@ def settings(port: int, **changes: Any) -> DeliveryConfig:
         max_attempts=4,
     )
     return replace(config, **changes)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(params=BACKENDS)
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
-) -> Iterator[RequestStore]:
-    with open_store(request.param, tmp_path, clock) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -11,99 +11,24 @@ import re
 import sqlite3
 import stat
 import threading
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.schema import CreateSchema, DropSchema
 
 from bot import requests_store
 from bot.config import DEFAULT_REQUESTS_DB, REQUESTS_DB_ENV, requests_db_url
 from bot.requests_store import (
-    CallbackRequest,
     InvalidRequest,
     RequestStore,
     StorageError,
     default_store,
     normalise_reference,
 )
-from tests.conftest import free_port, require
+from tests.conftest import free_port
+from tests.request_stores import FakeClock, second_opinion
 
-PG_URL = os.environ.get("TEST_POSTGRES_URL", "")
-BACKENDS = ("sqlite", "postgresql")
 REFERENCE = re.compile(r"CB-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{2}")
-
-
-class FakeClock:
-    """A clock the test moves by hand, so retry times are checked without sleeping."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@contextmanager
-def open_store(backend: str, folder: Path, clock: FakeClock) -> Iterator[RequestStore]:
-    """A fresh store on `backend`: a SQLite file in `folder`, or a new PostgreSQL schema."""
-    if backend == "sqlite":
-        store = RequestStore.from_url(f"sqlite:///{folder / 'var' / 'requests.db'}", clock=clock)
-        try:
-            yield store
-        finally:
-            store.close()
-        return
-    require(bool(PG_URL), "TEST_POSTGRES_URL not set")
-    schema = f"nb_requests_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, future=True)
-    with admin.begin() as db:
-        db.execute(CreateSchema(schema))
-    store = RequestStore.from_url(PG_URL, schema=schema, clock=clock)
-    try:
-        yield store
-    finally:
-        store.close()
-        with admin.begin() as db:
-            db.execute(DropSchema(schema, cascade=True))
-        admin.dispose()
-
-
-def second_opinion(**changes: object) -> CallbackRequest:
-    """A complete, valid request; tests change what they need."""
-    request = CallbackRequest(
-        request_type="second_opinion",
-        relationship="parent",
-        name="Ana María",
-        phone="+12155550123",
-        best_time="weekday mornings",
-        consent=True,
-        email="ana@family.test",
-        treating_hospital="Lakeside Children's Hospital",
-        conversation="conv-5f2a9c",
-    )
-    return replace(request, **changes)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(params=BACKENDS)
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
-) -> Iterator[RequestStore]:
-    with open_store(request.param, tmp_path, clock) as opened:
-        yield opened
 
 
 def test_save_get_list_and_mark_handled(store: RequestStore, clock: FakeClock) -> None:
