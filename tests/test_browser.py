@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.channels.web import WEB_DIR, WebSettings
+from bot.channels.web import WebSettings
+from bot.channels.web_page import WEB_DIR
 from bot.config import center_config
 from bot.launcher import ROOT, RunSettings, Servers
 from tests.browser_support import (

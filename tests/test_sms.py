@@ -27,10 +27,8 @@ from twilio.request_validator import RequestValidator
 from bot import sms_text
 from bot.channels.sms import (
     RATE_LIMIT_PER_MINUTE,
-    RateLimiter,
     SmsInput,
     SmsOutput,
-    Verdict,
     sender_id,
     twiml,
 )
@@ -491,37 +489,6 @@ def test_twiml_escapes_the_text():
     answer = Answer(200, "application/xml", twiml(['a < b & "c" </Message>']).body.decode())
     assert answer.texts == ['a < b & "c" </Message>']
     assert Answer(200, "application/xml", twiml([]).body.decode()).texts == []
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_rate_limiter_notifies_once_per_window_then_allows_again():
-    clock = Clock()
-    limiter = RateLimiter(limit=2, window=60, clock=clock)
-    verdicts = [limiter.check("a") for _ in range(4)]
-    assert verdicts == [Verdict.ALLOW, Verdict.ALLOW, Verdict.NOTIFY, Verdict.DROP]
-    assert limiter.check("b") is Verdict.ALLOW
-    clock.now += 59
-    assert limiter.check("a") is Verdict.DROP
-    clock.now += 1
-    assert limiter.check("a") is Verdict.ALLOW
-    assert limiter.check("a") is Verdict.ALLOW
-    assert limiter.check("a") is Verdict.NOTIFY
-
-
-def test_rate_limiter_forgets_quiet_numbers():
-    clock = Clock()
-    limiter = RateLimiter(limit=1, window=60, clock=clock)
-    limiter.check("a")
-    clock.now += 120
-    limiter.check("b")
-    assert list(limiter._accepted) == ["b"]
 
 
 def test_store_keeps_opt_outs_menus_and_replies_across_reopening(tmp_path):

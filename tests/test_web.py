@@ -13,16 +13,9 @@ import pytest
 import yaml
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
 
-from bot.channels.web import (
-    ASSETS,
-    WEB_DIR,
-    RateLimiter,
-    WebSettings,
-    history,
-    page_policy,
-    render_page,
-    tel,
-)
+from bot.channels.web import WebSettings
+from bot.channels.web_messages import history
+from bot.channels.web_page import ASSETS, WEB_DIR, page_policy, render_page, tel
 from bot.config import center_config, parse_center_config
 from bot.launcher import ROOT, RunSettings
 
@@ -276,19 +269,6 @@ def test_the_page_itself_is_its_own_allowed_origin(assistant):
 # --- units -----------------------------------------------------------------------------------
 
 
-def test_the_rate_limiter_slides_its_window():
-    now = [0.0]
-    limiter = RateLimiter(limit=2, window=10, clock=lambda: now[0])
-    assert limiter.hit("a") == 0 and limiter.hit("a") == 0
-    assert limiter.hit("a") == 10
-    assert limiter.hit("b") == 0
-    now[0] = 4.0
-    assert limiter.hit("a") == 6
-    now[0] = 10.0  # both hits at 0 have left the window
-    assert limiter.hit("a") == 0 and limiter.hit("a") == 0
-    assert limiter.hit("a") == 10
-
-
 @pytest.mark.parametrize(
     ("raw", "problem"),
     [
@@ -309,14 +289,14 @@ def test_settings_default_and_normalise_origins():
     assert WebSettings.parse(None) == WebSettings()
     parsed = WebSettings.parse({"allowed_origins": ["HTTPS://Www.Example.org/"]})
     assert parsed.allowed_origins == ("https://www.example.org",)
-    assert "frame-ancestors 'self' https://www.example.org" in page_policy(parsed)
+    assert "frame-ancestors 'self' https://www.example.org" in page_policy(parsed.allowed_origins)
 
 
 def test_the_page_escapes_center_details():
     data = yaml.safe_load((ROOT / "bot" / "center.yml").read_text())
     data["center"]["name"] = 'St. <script>alert("x")</script> & Co'
     config = parse_center_config(data, ROOT / "bot" / "center.yml")
-    page = render_page((WEB_DIR / "chat.html").read_text(), config, WebSettings())
+    page = render_page((WEB_DIR / "chat.html").read_text(), config, 1000, 20)
     assert "<script>alert" not in page
     assert "St. &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in page
 
@@ -368,4 +348,4 @@ def test_history_shows_button_titles_and_the_disclaimer_after_the_first_message(
 
 def test_a_template_naming_an_unknown_detail_fails_at_start():
     with pytest.raises(ValueError, match="phone_typo"):
-        render_page("<p>{{phone_typo}}</p>", center_config(), WebSettings())
+        render_page("<p>{{phone_typo}}</p>", center_config(), 1000, 20)

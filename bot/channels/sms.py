@@ -38,11 +38,8 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -55,6 +52,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import safety, sms_text
+from bot.channels.rate_limit import NotifyOnce, Verdict
 from bot.config import center_config
 from bot.sms_store import SmsStore, Turn
 from bot.sms_text import Button
@@ -80,54 +78,6 @@ def twiml(messages: list[str]) -> HTTPResponse:
     for body in messages:
         document.message(body)
     return response.text(str(document), content_type=TWIML_CONTENT_TYPE)
-
-
-class Verdict(Enum):
-    """What the rate limiter says about one more text."""
-
-    ALLOW = "allow"
-    NOTIFY = "notify"
-    DROP = "drop"
-
-
-class RateLimiter:
-    """At most `limit` texts per number in any `window` seconds, counted in this process.
-
-    The first text over the limit is to be answered with a notice (NOTIFY); the rest of that
-    window's texts are dropped silently (DROP).
-    """
-
-    def __init__(
-        self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._accepted: dict[str, deque[float]] = {}
-        self._notified: dict[str, float] = {}
-        self._pruned = clock()
-
-    def check(self, key: str) -> Verdict:
-        """Counts one text from `key` if it is within the limit; says what to do with it."""
-        now = self.clock()
-        self._prune(now)
-        accepted = self._accepted.setdefault(key, deque())
-        while accepted and accepted[0] <= now - self.window:
-            accepted.popleft()
-        if len(accepted) < self.limit:
-            accepted.append(now)
-            return Verdict.ALLOW
-        if self._notified.get(key, -self.window) > now - self.window:
-            return Verdict.DROP
-        self._notified[key] = now
-        return Verdict.NOTIFY
-
-    def _prune(self, now: float) -> None:
-        """Forgets numbers with nothing in the window, once a window."""
-        if now - self._pruned < self.window:
-            return
-        self._pruned = now
-        cutoff = now - self.window
-        self._accepted = {k: v for k, v in self._accepted.items() if v and v[-1] > cutoff}
-        self._notified = {k: t for k, t in self._notified.items() if t > cutoff}
 
 
 @dataclass(frozen=True)
@@ -211,7 +161,7 @@ class SmsInput(InputChannel):
         self.sender_key = sender_key
         self.database = database
         self.handle_opt_out = handle_opt_out
-        self.limiter = RateLimiter(rate_limit)
+        self.limiter = NotifyOnce(rate_limit)
         values = center_config().values
         self.texts = {
             name: sms_text.fill(text, values) for name, text in sms_text.CHANNEL_TEXTS.items()

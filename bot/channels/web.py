@@ -17,40 +17,28 @@ credentials.yml enables it (`bot.channels.web.WebInput:`) with the settings of `
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 import secrets
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any
 from urllib.parse import urlsplit
 
-import phonenumbers
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from rasa.shared.core.constants import ACTION_SESSION_START_NAME
-from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import safety
-from bot.config import CenterConfig, center_config
+from bot.channels.rate_limit import SlidingWindow
+from bot.channels.web_messages import ChatError, WebOutput, history
+from bot.channels.web_page import ASSETS, WEB_DIR, page_policy, render_page
+from bot.config import center_config
 
 logger = logging.getLogger(__name__)
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-ASSETS = {  # file -> content type; the only files served from bot/web/
-    "chat.js": "text/javascript; charset=utf-8",
-    "chat.css": "text/css; charset=utf-8",
-    "widget.js": "text/javascript; charset=utf-8",
-    "widget.css": "text/css; charset=utf-8",
-    "icon.svg": "image/svg+xml",
-}
 SESSION_HEADER = "X-Chat-Session"
 HISTORY_LIMIT = 200  # messages redrawn after a reload, across Rasa sessions
 SENDER_PREFIX = "web-"  # tracker ids of this channel never collide with other channels'
@@ -58,7 +46,6 @@ _SESSION = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _ORIGIN = re.compile(r"https?://[^/\s]+")
 NOT_ALLOWED = "This site may not use the chat."
 BAD_SESSION = "This chat session is not valid. Please reload the page."
-_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 # A message that names an emergency, fever or crisis is answered even past the length or rate
 # limit (up to this many times the length limit): refusing it would be the worst answer.
 SAFETY_LENGTH_FACTOR = 10
@@ -70,29 +57,6 @@ COMMON_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "Cache-Control": "no-store",  # conversations are private
 }
-
-
-class Button(TypedDict):
-    """A suggested next question; the page sends `payload` when it is pressed."""
-
-    title: str
-    payload: str
-
-
-class ChatMessage(TypedDict):
-    """One message of the conversation as the page draws it."""
-
-    sender: Literal["user", "bot"]
-    text: str
-    buttons: list[Button]
-    provenance: list[str]
-
-
-class ChatError(TypedDict):
-    """A refused request: a machine-readable reason and a sentence for the family."""
-
-    error: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -126,133 +90,13 @@ class WebSettings:
         return cls(**raw, allowed_origins=cleaned)
 
 
-class RateLimiter:
-    """Allows `limit` hits per key in any sliding window of `window` seconds, in this process.
-
-    Sessions are free to make, so this is a courtesy limit against runaway clients; flooding
-    belongs to the reverse proxy in front of the assistant.
-    """
-
-    def __init__(
-        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._hits: dict[str, deque[float]] = {}
-
-    def hit(self, key: str) -> float:
-        """Counts a hit and returns 0, or returns the seconds to wait when over the limit."""
-        now = self.clock()
-        if len(self._hits) > 10_000:  # forget idle keys now and then
-            self._hits = {k: q for k, q in self._hits.items() if q and q[-1] > now - self.window}
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return hits[0] + self.window - now
-        hits.append(now)
-        return 0.0
-
-
-class WebOutput(CollectingOutputChannel):
-    """Collects the bot's messages with their buttons and `metadata.provenance`."""
-
-    @classmethod
-    def name(cls) -> str:
-        """Name of the output channel."""
-        return "web"
-
-    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        """Keeps a message whole (paragraphs included) with its provenance."""
-        self.messages.append(bot_message(text, [], kwargs.get("metadata")))
-
-    async def send_text_with_buttons(
-        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
-    ) -> None:
-        """Keeps the text, the buttons and the response's provenance."""
-        self.messages.append(bot_message(text, buttons, kwargs.get("metadata")))
-
-
-def bot_message(text: str, buttons: Any, metadata: Any) -> ChatMessage:
-    """A bot message from a response's text, buttons and `metadata` mapping."""
-    provenance = (metadata or {}).get("provenance") if isinstance(metadata, dict) else None
-    return ChatMessage(
-        sender="bot",
-        text=text or "",
-        buttons=[Button(title=str(b["title"]), payload=str(b["payload"])) for b in buttons or []],
-        provenance=[str(p) for p in provenance or []],
-    )
-
-
-def history(events: list[Any]) -> list[ChatMessage]:
-    """The user and bot messages of tracker events, in the order the page first showed them.
-
-    A pressed button shows as its title. The disclaimer that opens a session is stored before
-    the message that started it; it is drawn after that message, as it was when it arrived.
-    """
-    titles: dict[str, str] = {}
-    messages: list[ChatMessage] = []
-    opening: list[ChatMessage] | None = None  # bot messages of a session start, held back
-    for event in events:
-        if isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME:
-            opening = []
-        elif isinstance(event, BotUttered):
-            message = bot_message(
-                event.text, event.data.get("buttons"), event.metadata.get("metadata")
-            )
-            titles.update({b["payload"]: b["title"] for b in message["buttons"]})
-            (messages if opening is None else opening).append(message)
-        elif isinstance(event, UserUttered) and event.text is not None:
-            text = titles.get(event.text, event.text)
-            messages.append(ChatMessage(sender="user", text=text, buttons=[], provenance=[]))
-            messages.extend(opening or [])
-            opening = None
-    return messages + (opening or [])
-
-
-def tel(number: str, region: str) -> str:
-    """The `tel:` form of a configured number (short codes such as 911 stay as dialled)."""
-    digits = re.sub(r"\D", "", number)
-    if len(digits) <= 6:
-        return digits
-    parsed = phonenumbers.parse(number, region)
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def render_page(template: str, config: CenterConfig, settings: WebSettings) -> str:
-    """Fills `{{name}}` in chat.html with HTML-escaped center details and settings."""
-    values = dict(config.values)
-    region = config.phone_region
-    for slot in ("emergency_number", "phone_existing_patients", "phone_new_appointments"):
-        values[f"tel_{slot}"] = tel(config.values[slot], region)
-    values["max_message_length"] = str(settings.max_message_length)
-    values["reply_timeout_ms"] = str(settings.reply_timeout_seconds * 1000)
-    unknown = set(_PLACEHOLDER.findall(template)) - set(values)
-    if unknown:
-        raise ValueError(f"chat.html names {sorted(unknown)}, which are no center details")
-    return _PLACEHOLDER.sub(lambda m: html.escape(values[m.group(1)], quote=True), template)
-
-
-def page_policy(settings: WebSettings) -> str:
-    """The page's Content-Security-Policy: own files only, framed by itself and the site.
-
-    `frame-ancestors` lists the allowed origins so the widget's iframe works on the center's
-    site and nowhere else (no X-Frame-Options: it cannot name several origins).
-    """
-    ancestors = " ".join(("'self'", *settings.allowed_origins))
-    return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "img-src 'self'; base-uri 'none'; form-action 'none'; "
-        f"require-trusted-types-for 'script'; trusted-types 'none'; frame-ancestors {ancestors}"
-    )
-
-
 class WebInput(InputChannel):
     """The website chat channel; see the module docstring for its routes."""
 
     def __init__(self, settings: WebSettings | None = None) -> None:
         self.settings = settings or WebSettings()
         limit, window = self.settings.rate_limit_messages, self.settings.rate_limit_seconds
-        self.limiter = RateLimiter(limit, window)
+        self.limiter = SlidingWindow(limit, window)
 
     @classmethod
     def name(cls) -> str:
@@ -362,9 +206,12 @@ class WebInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The page, its assets and the message API, with their security headers."""
         template = (WEB_DIR / "chat.html").read_text(encoding="utf-8")
-        page = render_page(template, center_config(), self.settings)
+        settings = self.settings
+        page = render_page(
+            template, center_config(), settings.max_message_length, settings.reply_timeout_seconds
+        )
         assets = {name: (WEB_DIR / name).read_bytes() for name in ASSETS}
-        policy = page_policy(self.settings)
+        policy = page_policy(settings.allowed_origins)
         web = Blueprint("nb_web_chat", __name__)
 
         @web.middleware("response")
