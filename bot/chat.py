@@ -18,6 +18,7 @@ from bot.launcher import (
     RunSettings,
     commands,
     free_port,
+    rasa_command,
     server_env,
     wait_until_up,
     write_credentials,
@@ -26,22 +27,7 @@ from bot.launcher import (
 
 def shell_command(settings: RunSettings, conversation_id: str, credentials: Path) -> list[str]:
     """The `rasa shell` command line for these settings."""
-    return [
-        sys.executable,
-        "-m",
-        "rasa",
-        "shell",
-        "--model",
-        str(settings.model),
-        "--endpoints",
-        str(settings.endpoints),
-        "--credentials",
-        str(credentials),
-        "--port",
-        str(settings.port),
-        "--conversation-id",
-        conversation_id,
-    ]
+    return [*rasa_command("shell", settings, credentials), "--conversation-id", conversation_id]
 
 
 def main(model: Path | None = None) -> int:

@@ -101,13 +101,16 @@ def write_credentials(settings: RunSettings, env: dict[str, str]) -> Path:
     return path
 
 
-def commands(settings: RunSettings, credentials: Path) -> dict[str, list[str]]:
-    """The two server command lines."""
-    rasa = [
+def rasa_command(subcommand: str, settings: RunSettings, credentials: Path) -> list[str]:
+    """`rasa <subcommand>` on the settings' model, endpoints, credentials, interface and port.
+
+    It runs through bot/server.py, Rasa's own command line with its fix applied.
+    """
+    return [
         sys.executable,
         "-m",
-        "bot.server",  # Rasa's command line, with bot/server.py's fix applied
-        "run",
+        "bot.server",
+        subcommand,
         "--model",
         str(settings.model),
         "--endpoints",
@@ -119,6 +122,11 @@ def commands(settings: RunSettings, credentials: Path) -> dict[str, list[str]]:
         "--port",
         str(settings.port),
     ]
+
+
+def commands(settings: RunSettings, credentials: Path) -> dict[str, list[str]]:
+    """The two server command lines."""
+    rasa = rasa_command("run", settings, credentials)
     if settings.enable_api:
         rasa.append("--enable-api")
     actions = [

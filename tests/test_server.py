@@ -7,6 +7,7 @@ from jsonschema import ValidationError, validate
 from rasa.core.actions.action import RemoteAction
 
 from bot import launcher, server
+from bot.chat import shell_command
 
 VALID = {
     "events": [{"event": "slot", "name": "callback_phone", "value": "+12155550100"}],
@@ -34,7 +35,10 @@ def test_fix_replaces_rasas_check(monkeypatch: pytest.MonkeyPatch) -> None:
     assert RemoteAction("a", None)._validate_action_result(VALID) is True
 
 
-def test_the_launcher_serves_through_the_fix() -> None:
+def test_the_launcher_and_make_chat_serve_through_the_fix() -> None:
     settings = launcher.RunSettings()
     command = launcher.commands(settings, settings.credentials)["rasa"]
     assert command[1:4] == ["-m", "bot.server", "run"]
+    shell = shell_command(settings, "conv-1", settings.credentials)
+    assert shell[1:4] == ["-m", "bot.server", "shell"]
+    assert shell[-2:] == ["--conversation-id", "conv-1"]
