@@ -16,12 +16,11 @@ import datetime as dt
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from bench.load import run_open_loop
-from bench.run import RESULTS, _payloads, _post
-from bot.launcher import ROOT, RunSettings, Servers
+from bench.run import RESULTS, post_json, sample_messages
+from bot.launcher import ROOT, RunSettings, Servers, free_port
 
 PY_SPY = str(Path(sys.executable).parent / "py-spy")
 # Frames of these files are where time goes, not just wrappers around it.
@@ -76,41 +75,40 @@ def report(collapsed: str, top: int) -> str:
 
 def profile(rate: float, seconds: float, model: Path, top: int) -> str:
     """Runs the load while py-spy samples the Rasa server; returns the report."""
-    work = Path(tempfile.mkdtemp(prefix="nb-profile-"))
-    settings = RunSettings(port=5206, action_port=5256, model=model, tracker_db=work / "tracker.db")
     raw = ROOT / "var" / f"profile-{dt.date.today().isoformat()}-{rate:g}msgs.collapsed"
     raw.parent.mkdir(parents=True, exist_ok=True)
-    with Servers(settings) as servers:
-        servers.start(timeout=600, log_dir=work)
-        url = f"{settings.url}/webhooks/rest/webhook"
-        _post(url, {"sender": "warm-up", "message": "hello"})
-        pid = str(servers.processes["rasa"].pid)
-        spy = subprocess.Popen(
-            [
-                PY_SPY,
-                "record",
-                "--pid",
-                pid,
-                "--rate",
-                "200",
-                "--duration",
-                str(int(seconds)),
-                "--format",
-                "raw",
-                "--output",
-                str(raw),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+    with tempfile.TemporaryDirectory(prefix="nb-profile-") as scratch:
+        work = Path(scratch)
+        settings = RunSettings(
+            port=free_port(), action_port=free_port(), model=model, tracker_db=work / "tracker.db"
         )
-        load = {}
-        thread = threading.Thread(
-            target=lambda: load.update(run_open_loop(url, _payloads(), rate, seconds).summary())
-        )
-        thread.start()
-        thread.join()
-        _, errors = spy.communicate(timeout=seconds + 60)
+        with Servers(settings) as servers:
+            servers.start(timeout=600, log_dir=work)
+            url = f"{settings.url}/webhooks/rest/webhook"
+            post_json(url, {"sender": "warm-up", "message": "hello"})
+            pid = str(servers.processes["rasa"].pid)
+            # py-spy samples in its own process while the load runs here.
+            spy = subprocess.Popen(
+                [
+                    PY_SPY,
+                    "record",
+                    "--pid",
+                    pid,
+                    "--rate",
+                    "200",
+                    "--duration",
+                    str(int(seconds)),
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(raw),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            load = run_open_loop(url, sample_messages(), rate, seconds).summary()
+            _, errors = spy.communicate(timeout=seconds + 60)
     if spy.returncode != 0:
         raise RuntimeError(f"py-spy failed: {errors}")
     header = (

@@ -121,7 +121,8 @@ def cross_validation(config: Path, work: Path, plan: Plan) -> dict[str, Any]:
     }
 
 
-def _post(url: str, payload: dict) -> Any:
+def post_json(url: str, payload: dict) -> Any:
+    """POSTs JSON to the server and decodes its JSON answer."""
     request = urllib.request.Request(
         url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
     )
@@ -136,7 +137,7 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-def _payloads(count: int = 200, senders: int = 50) -> list[dict]:
+def sample_messages(count: int = 200, senders: int = 50) -> list[dict]:
     """Realistic messages (training examples, fixed sample) from a pool of conversations."""
     texts = []
     for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
@@ -154,7 +155,7 @@ def _fallback_rate(url: str) -> float:
     messages = [line for line in HELDOUT.read_text().splitlines() if line.strip()]
     handled = 0
     for text in messages:
-        intent = _post(f"{url}/model/parse", {"text": text})["intent"]["name"]
+        intent = post_json(f"{url}/model/parse", {"text": text})["intent"]["name"]
         handled += intent in {"nlu_fallback", "out_of_scope"}
     return handled / len(messages)
 
@@ -171,7 +172,9 @@ def _start(model: Path, work: Path, run: int) -> tuple[Servers, float]:
     servers = Servers(settings)
     started = time.perf_counter()
     servers.start(timeout=600, log_dir=work)
-    _post(f"{settings.url}/webhooks/rest/webhook", {"sender": f"ready-{run}", "message": "hello"})
+    post_json(
+        f"{settings.url}/webhooks/rest/webhook", {"sender": f"ready-{run}", "message": "hello"}
+    )
     return servers, time.perf_counter() - started
 
 
@@ -186,7 +189,7 @@ def serving(model: Path, work: Path, plan: Plan, endpoint: str) -> dict[str, Any
     ready.append(seconds)
     try:
         url = servers.settings.url
-        payloads = _payloads()
+        payloads = sample_messages()
         fallback = _fallback_rate(url)
         runs = [
             run_open_loop(url + endpoint, payloads, plan.rate, plan.load_seconds).summary()

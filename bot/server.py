@@ -10,7 +10,6 @@ schema, the same errors (`best_match`), the same message added for the action se
 from __future__ import annotations
 
 import functools
-import sys
 from typing import Any
 
 from jsonschema import exceptions, validators
@@ -54,4 +53,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
