@@ -10,8 +10,9 @@ MODEL  := models/nb-assistant.tar.gz
 CV_OUT := results/cross-validation
 
 # What the trained model depends on: retrain only when one of these changed.
+# bot/nlu/ holds the NLU component the pipeline names and the patterns it applies.
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
-	bot/safety.py bot/safety_net.py $(SPACY)/meta.json
+	$(wildcard bot/nlu/*.py) $(SPACY)/meta.json
 
 # `make run PYTHON310=/path/to/python3.10` picks the interpreter (scripts/find-python310).
 export PYTHON310
@@ -22,7 +23,7 @@ export PYTHONPATH := $(CURDIR)
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export TRACKER_DB ?= $(CURDIR)/var/tracker.db
 
-.PHONY: help setup train run test test-stories chat content-report lint validate cross-validate \
+.PHONY: help setup train run test test-fast test-stories chat content-report lint validate cross-validate \
 	bench profile lock clean
 
 help: ## Show this list.
@@ -38,8 +39,8 @@ $(VENV)/.installed: requirements.in requirements.lock scripts/find-python310
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.in -c requirements.lock
 	@touch $@
 
-$(SPACY)/meta.json: bot/spacy_pipeline.py $(VENV)/.installed
-	$(PY) -m bot.spacy_pipeline $(SPACY)
+$(SPACY)/meta.json: bot/nlu/spacy_pipeline.py $(VENV)/.installed
+	$(PY) -m bot.nlu.spacy_pipeline $(SPACY)
 
 $(MODEL): $(TRAINING_INPUTS) | $(VENV)/.installed
 	$(RASA) train --fixed-model-name nb-assistant --out models --quiet
@@ -51,6 +52,10 @@ run: setup $(MODEL) ## Start the assistant on http://127.0.0.1:5005 (SQLite, no 
 
 test: setup $(MODEL) ## Run the whole test suite against the trained model.
 	$(PY) -m pytest
+
+# Tests that need the trained model or start Rasa are marked in tests/conftest.py.
+test-fast: setup ## Run the tests that need no trained model and start no server (seconds).
+	$(PY) -m pytest -m "not model and not rasa_process" -q
 
 STORIES_OUT := reports/stories
 # Rasa stops at the first wrong prediction with --fail-on-prediction-errors and then writes no
@@ -67,9 +72,12 @@ chat: setup $(MODEL) ## Talk to the assistant in the terminal (rasa shell + acti
 content-report: setup ## Write reports/content.md: every response per channel, source, grade, trigger.
 	$(PY) -m bot content-report reports/content.md
 
-lint: setup ## Check the code with ruff (lint rules and formatting).
-	$(PY) -m ruff check bot actions tests
-	$(PY) -m ruff format --check bot actions tests
+LINTED := bot actions tests bench
+lint: setup ## Check the code: ruff (rules, formatting), mypy (types), import contracts.
+	$(PY) -m ruff check $(LINTED)
+	$(PY) -m ruff format --check $(LINTED)
+	$(PY) -m mypy bot actions
+	$(VENV)/bin/lint-imports --no-cache
 
 validate: setup ## Check domain, NLU data, rules and stories for consistency.
 	$(RASA) data validate --fail-on-warnings

@@ -20,9 +20,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import safety
-from bot.config import center_config
-from bot.requests_store import CallbackRequest, RequestStore, StorageError, default_store
+from bot.callbacks.store import CallbackRequest, RequestStore, StorageError, default_store
+from bot.center.config import center_config
+from bot.nlu import safety
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def is_answer(
         intent: the NLU intent of the message.
         confidence: its confidence.
         shaped: the text has the shape of the answer (a phone number when asked for one).
-        pattern: a safety pattern (bot.safety) set the intent.
+        pattern: a safety pattern (bot.nlu.safety) set the intent.
 
     """
     if pattern:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from bench.load import run_open_loop
 from bench.run import RESULTS, post_json, sample_messages
-from bot.launcher import ROOT, RunSettings, Servers, free_port
+from bot.paths import ROOT
+from bot.runtime.launcher import RunSettings, Servers, free_port
 
 PY_SPY = str(Path(sys.executable).parent / "py-spy")
 # Frames of these files are where time goes, not just wrappers around it.

@@ -34,7 +34,9 @@ from typing import Any
 import yaml
 
 from bench.load import run_open_loop
-from bot.launcher import ROOT, RunSettings, Servers, server_env
+from bot import paths
+from bot.paths import ROOT
+from bot.runtime.launcher import RunSettings, Servers, server_env
 
 HELDOUT = ROOT / "bench" / "heldout_out_of_scope.txt"
 RESULTS = ROOT / "bench" / "results"
@@ -77,7 +79,7 @@ def _env(cache: Path) -> dict[str, str]:
 def train_times(config: Path, work: Path, plan: Plan) -> dict[str, Any]:
     """Full training from an empty cache, then a retrain after one response's wording changed."""
     changed_domain = work / "domain-changed.yml"
-    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    domain = yaml.safe_load(paths.DOMAIN.read_text())
     domain["responses"][CHANGED_RESPONSE][0]["text"] += " Be well."
     changed_domain.write_text(yaml.safe_dump(domain, sort_keys=False))
 

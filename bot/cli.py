@@ -14,14 +14,13 @@ Commands:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-from bot import requests_cli
-from bot.config import ConfigError, center_config
-from bot.launcher import RunSettings, Servers, fictional_warning
+from bot.callbacks import cli as requests_cli
+from bot.center.config import ConfigError, center_config
+from bot.runtime.launcher import RunSettings, Servers, fictional_warning
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -68,40 +67,31 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _content_check(args: argparse.Namespace) -> int:
-    from bot import content
+    from bot.devtools import content_check
 
-    result = content.report(content.load_domain(), center_config())
-    print(content.format_report(result))
+    try:
+        result = content_check.report(content_check.load_domain(), center_config())
+    except (content_check.SourceMissing, ConfigError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(content_check.format_report(result))
     return 1 if result["problems"] else 0
 
 
 def _cv_report(args: argparse.Namespace) -> int:
-    report_path = Path(args.folder) / "intent_report.json"
-    if not report_path.exists():
-        print(f"error: {report_path} not found; run `make cross-validate` first", file=sys.stderr)
+    from bot.devtools import cv_report
+
+    try:
+        report = cv_report.load(Path(args.folder))
+    except cv_report.ReportMissing as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    report = json.loads(report_path.read_text())
-    intents = {
-        name: scores
-        for name, scores in report.items()
-        if isinstance(scores, dict)
-        and "f1-score" in scores
-        and name not in {"micro avg", "macro avg", "weighted avg"}
-    }
-    print(f"{'intent':32} {'f1':>6} {'precision':>9} {'recall':>7} {'support':>7}")
-    for name, scores in sorted(intents.items(), key=lambda item: item[1]["f1-score"]):
-        print(
-            f"{name:32} {scores['f1-score']:6.3f} {scores['precision']:9.3f} "
-            f"{scores['recall']:7.3f} {scores['support']:7}"
-        )
-    macro = report.get("macro avg", {}).get("f1-score")
-    accuracy = report.get("accuracy")
-    print(f"\nintents: {len(intents)}  macro F1: {macro:.3f}  accuracy: {accuracy:.3f}")
+    print(cv_report.format_table(report))
     return 0
 
 
 def _story_report(args: argparse.Namespace) -> int:
-    from bot import story_report
+    from bot.devtools import story_report
 
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -117,7 +107,7 @@ def _story_report(args: argparse.Namespace) -> int:
 
 
 def _story_export(args: argparse.Namespace) -> int:
-    from bot import story_export
+    from bot.devtools import story_export
 
     try:
         text = story_export.export_story(args.sender_id, Path(args.db), name=args.name)
@@ -135,20 +125,20 @@ def _story_export(args: argparse.Namespace) -> int:
 
 
 def _content_report(args: argparse.Namespace) -> int:
-    from bot import content, content_report
+    from bot.devtools import content_check, content_report
 
     try:
         config = center_config()
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    out = content_report.write(Path(args.out), content.load_domain(), config)
+    out = content_report.write(Path(args.out), content_check.load_domain(), config)
     print(f"wrote {out}")
     return 0
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from bot import chat
+    from bot.devtools import chat
 
     return chat.main(model=Path(args.model).resolve() if args.model else None)
 

@@ -18,15 +18,24 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.launcher import ROOT, RunSettings, Servers, free_port
+from bot import paths
+from bot.runtime.launcher import RunSettings, Servers, free_port
 
 # The request store's `clock` and `store` fixtures, shared by several test modules.
 pytest_plugins = ["tests.request_stores"]
 
-MODEL = ROOT / "models" / "nb-assistant.tar.gz"
+MODEL = paths.MODEL
 
 # `.ci/run` sets this, so that a test that would skip for a missing service fails instead.
 STRICT = os.environ.get("NB_REQUIRE_ALL") == "1"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks every test that uses the trained model (directly or through the running assistant)
+    `model`, so `make test-fast` can leave them out without anyone keeping a list."""
+    for item in items:
+        if "trained_model" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.model)
 
 
 def require(condition: bool, reason: str) -> None:
@@ -46,7 +55,7 @@ def http_json(url: str, payload: Any = None, timeout: float = 30) -> Any:
 @pytest.fixture(scope="session")
 def domain() -> dict[str, Any]:
     """The parsed domain.yml."""
-    return yaml.safe_load((ROOT / "domain.yml").read_text())
+    return yaml.safe_load(paths.DOMAIN.read_text())
 
 
 @pytest.fixture(scope="session")

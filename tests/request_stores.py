@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.schema import CreateSchema, DropSchema
 
-from bot.requests_store import CallbackRequest, RequestStore
+from bot.callbacks.store import CallbackRequest, RequestStore
 from tests.conftest import require
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "")

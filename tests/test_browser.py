@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.channels.web import WebSettings
-from bot.channels.web_page import WEB_DIR
-from bot.config import center_config
-from bot.launcher import ROOT, RunSettings, Servers
+from bot import paths
+from bot.center.config import center_config
+from bot.channels.web.channel import WebSettings
+from bot.channels.web.page import WEB_DIR
+from bot.runtime.launcher import RunSettings, Servers
 from tests.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -27,7 +28,7 @@ from tests.browser_support import (
 from tests.conftest import Conversation, free_port, require
 
 SETTINGS = WebSettings.parse(
-    yaml.safe_load((ROOT / "credentials.yml").read_text())["bot.channels.web.WebInput"]
+    yaml.safe_load(paths.CREDENTIALS.read_text())["bot.channels.web.WebInput"]
 )
 CONFIG = center_config().values
 HTML_MESSAGE = "<img src=x onerror=alert(1)>"

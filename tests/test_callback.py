@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from actions.callback import is_answer
-from bot.config import center_config
-from bot.launcher import Servers
-from bot.outbox import deliver_due
-from bot.requests_store import RequestStore
+from bot.callbacks.outbox import deliver_due
+from bot.callbacks.store import RequestStore
+from bot.center.config import center_config
+from bot.runtime.launcher import Servers
 from tests.conftest import Conversation, server_settings
 from tests.test_outbox import SmtpSink
 from tests.test_outbox import settings as smtp_settings

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import DEFAULT_PATH, SLOT_KEYS, ConfigError, load_center_config
-from bot.launcher import fictional_warning
+from bot.center.config import DEFAULT_PATH, SLOT_KEYS, ConfigError, load_center_config
+from bot.runtime.launcher import fictional_warning
 
 
 def _write(tmp_path: Path, change) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import center_config
+from bot.center.config import center_config
 
 # A parent's question (worded differently from the training data) and the answer it must get.
 TOPICS = [

@@ -20,9 +20,10 @@ import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from bot.config import DEFAULT_PATH, ROOT, ConfigError, DeliveryConfig, load_center_config
-from bot.outbox import Backoff, check_settings, deliver_due, message_id
-from bot.requests_store import RequestStore
+from bot.callbacks.outbox import Backoff, check_settings, deliver_due, message_id
+from bot.callbacks.store import RequestStore
+from bot.center.config import DEFAULT_PATH, ConfigError, DeliveryConfig, load_center_config
+from bot.paths import ROOT
 from tests.conftest import free_port
 from tests.request_stores import FakeClock, second_opinion
 

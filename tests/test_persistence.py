@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.launcher import Servers
+from bot.runtime.launcher import Servers
 from tests.conftest import Conversation, server_settings
 
 

@@ -6,7 +6,10 @@ import re
 import subprocess
 import sys
 
-from bot.launcher import ROOT, RunSettings, server_env
+import pytest
+
+from bot.paths import ROOT
+from bot.runtime.launcher import RunSettings, server_env
 
 _UNUSED = re.compile(r"The utterance '(\w+)' is not used in any story or rule")
 
@@ -37,6 +40,7 @@ def used_outside_rules(domain: dict) -> set[str]:
     return asked | explained | named_in_actions
 
 
+@pytest.mark.rasa_process
 def test_data_validates_without_warnings(domain):
     result = _rasa("data", "validate", "--fail-on-warnings")
     output = result.stdout + result.stderr

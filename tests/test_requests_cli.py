@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.callbacks.cli import CSV_COLUMNS
+from bot.callbacks.store import RequestStore
+from bot.center.config import DEFAULT_PATH, ENV_VAR, REQUESTS_DB_ENV, center_config
 from bot.cli import main
-from bot.config import DEFAULT_PATH, ENV_VAR, REQUESTS_DB_ENV, center_config
-from bot.launcher import ROOT
-from bot.requests_cli import CSV_COLUMNS
-from bot.requests_store import RequestStore
+from bot.paths import ROOT
 from tests.test_outbox import FROM_ADDRESS, STAFF_INBOX, SmtpSink
 from tests.test_requests_store import second_opinion
 

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from bot import requests_store
-from bot.config import DEFAULT_REQUESTS_DB, REQUESTS_DB_ENV, requests_db_url
-from bot.requests_store import (
+from bot.callbacks import store as requests_store
+from bot.callbacks.store import (
     InvalidRequest,
     RequestStore,
     StorageError,
     default_store,
     normalise_reference,
 )
+from bot.center.config import DEFAULT_REQUESTS_DB, REQUESTS_DB_ENV, requests_db_url
 from tests.conftest import free_port
 from tests.request_stores import FakeClock, second_opinion
 

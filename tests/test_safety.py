@@ -6,8 +6,8 @@ import pytest
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot import safety
-from bot.safety_net import SafetyNet
+from bot.nlu import safety
+from bot.nlu.safety_net import SafetyNet
 
 
 @pytest.mark.parametrize(

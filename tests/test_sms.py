@@ -24,19 +24,19 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.exceptions import RasaException
 from twilio.request_validator import RequestValidator
 
-from bot import sms_text
-from bot.channels.sms import (
+from bot.center.config import center_config
+from bot.channels.sms import text as sms_text
+from bot.channels.sms.channel import (
     RATE_LIMIT_PER_MINUTE,
     SmsInput,
     SmsOutput,
     sender_id,
     twiml,
 )
-from bot.config import center_config
-from bot.content import load_domain, render
-from bot.launcher import RunSettings, Servers
-from bot.nlg import CenterResponses
-from bot.sms_store import SmsStore
+from bot.channels.sms.store import SmsStore
+from bot.devtools.content_check import load_domain, render
+from bot.runtime.launcher import RunSettings, Servers
+from bot.runtime.nlg import CenterResponses
 from tests.conftest import SMS_SENDER_KEY, TWILIO_AUTH_TOKEN, http_json, server_settings
 
 CENTER = center_config().values

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import sms_text
-from bot.sms_text import Button
+from bot.channels.buttons import Button
+from bot.channels.sms import text as sms_text
 
 BUTTONS = [
     Button(title="Why the special room?", payload="/ask_mibg_room"),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import spacy
 import yaml
 
-from bot import spacy_pipeline
-from bot.launcher import ROOT
+from bot import paths
+from bot.nlu import spacy_pipeline
+from bot.paths import ROOT
 
 
 def test_pipeline_builds_saves_and_loads(tmp_path):
@@ -39,7 +40,7 @@ def test_matching_ignores_case():
 
 
 def test_config_loads_the_pipeline_make_builds():
-    config = yaml.safe_load((ROOT / "config.yml").read_text())
+    config = yaml.safe_load(paths.CONFIG.read_text())
     spacy_nlp = next(c for c in config["pipeline"] if c["name"] == "SpacyNLP")
     assert spacy_nlp["model"] == str(spacy_pipeline.DEFAULT_OUTPUT)
     assert (ROOT / spacy_pipeline.DEFAULT_OUTPUT / "meta.json").exists()

@@ -1,4 +1,4 @@
-"""Staff story tools: the story-test report (bot/story_report.py) and story export."""
+"""Staff story tools: the story-test report (bot/devtools/story_report.py) and story export."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot import story_export, story_report
+from bot import paths
 from bot.cli import main
-from bot.launcher import ROOT, RunSettings, server_env
+from bot.devtools import story_export, story_report
+from bot.paths import ROOT
+from bot.runtime.launcher import RunSettings, server_env
 
 # Rasa's real output for tests/data/story_report/test_broken.yml (`rasa test core --e2e
 # --successes`); only the story files' absolute paths were made relative to the repository.
@@ -101,7 +103,7 @@ def test_exported_conversation_passes_as_a_story_test(conversation, assistant, t
             "test",
             "core",
             "--model",
-            str(ROOT / "models" / "nb-assistant.tar.gz"),
+            str(paths.MODEL),
             "--stories",
             str(story),
             "--e2e",

@@ -1,4 +1,4 @@
-"""The website chat channel (bot/channels/web.py): its HTTP API, page, headers and limits."""
+"""The website chat channel (bot/channels/web/): its HTTP API, page, headers and limits."""
 
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ import pytest
 import yaml
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
 
-from bot.channels.web import WebSettings
-from bot.channels.web_messages import history
-from bot.channels.web_page import ASSETS, WEB_DIR, page_policy, render_page, tel
-from bot.config import center_config, parse_center_config
-from bot.launcher import ROOT, RunSettings
+from bot import paths
+from bot.center.config import DEFAULT_PATH, center_config, parse_center_config
+from bot.channels.web.channel import WebSettings
+from bot.channels.web.messages import history
+from bot.channels.web.page import ASSETS, WEB_DIR, page_policy, render_page, tel
+from bot.runtime.launcher import RunSettings
 
 SETTINGS = WebSettings.parse(
-    yaml.safe_load((ROOT / "credentials.yml").read_text())["bot.channels.web.WebInput"]
+    yaml.safe_load(paths.CREDENTIALS.read_text())["bot.channels.web.WebInput"]
 )
 SESSION = re.compile(r"[A-Za-z0-9_-]{32,}")
 
@@ -293,9 +294,9 @@ def test_settings_default_and_normalise_origins():
 
 
 def test_the_page_escapes_center_details():
-    data = yaml.safe_load((ROOT / "bot" / "center.yml").read_text())
+    data = yaml.safe_load(DEFAULT_PATH.read_text())
     data["center"]["name"] = 'St. <script>alert("x")</script> & Co'
-    config = parse_center_config(data, ROOT / "bot" / "center.yml")
+    config = parse_center_config(data, DEFAULT_PATH)
     page = render_page((WEB_DIR / "chat.html").read_text(), config, 1000, 20)
     assert "<script>alert" not in page
     assert "St. &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in page

@@ -1,0 +1,306 @@
+"""A Twilio-compatible SMS channel that checks every request and answers in the same response.
+
+Twilio posts each incoming text to `POST /webhooks/sms/webhook` (form fields `MessageSid`,
+`From`, `Body`, ...) and sends what the TwiML answer holds: `<Response><Message>...`. Unlike
+Rasa's built-in `twilio` channel, this one checks Twilio's request signature, never blocks the
+event loop on a REST call, shows buttons as one numbered list instead of their payloads, keeps
+each text within three SMS segments (`bot.channels.sms.text`), answers a retried webhook from
+its store instead of twice, and honours the carrier keywords (STOP, START, HELP, ...).
+
+Turn it on in credentials.yml:
+
+    bot.channels.sms.SmsInput:
+      auth_token: ${TWILIO_AUTH_TOKEN}      # signs Twilio's requests
+      public_url: ${SMS_PUBLIC_URL}         # the webhook URL exactly as set in Twilio
+      sender_key: ${SMS_SENDER_KEY}         # keys the hash that stands for a phone number
+      database: ${SMS_DB}                   # SQLite file or SQLAlchemy URL (store.py)
+      handle_opt_out: true
+
+`handle_opt_out: true` (the default) means this channel answers the carrier keywords itself:
+STOP, STOPALL, UNSUBSCRIBE, CANCEL, END and QUIT opt the number out (kept in the database)
+with one confirmation, after which every text gets an empty answer until START, UNSTOP or YES
+(confirmed); HELP gets the program's name, phone lines and how to opt out. With `false`, the
+gateway answers those keywords (Twilio's Advanced Opt-Out, where HELP's text is set too) and
+blocks sending to opted-out numbers; the channel then still records opt-out and opt-in, so it
+never answers an opted-out number either, but sends no text of its own for a keyword. Keywords
+never reach the conversation.
+
+Beyond `rate_limit_per_minute` texts a minute from one number (default 10, counted in this
+process), the first text over the limit gets a short "please wait" answer and later ones an
+empty answer, so that an auto-responder cannot loop with the assistant. STOP and START are
+never limited, nor is a text that matches a safety pattern (`bot.nlu.safety`), which still goes
+through the NLU pipeline and its safety layer like any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.exceptions import RasaException
+from sanic import Blueprint, response
+from sanic.request import Request, RequestParameters
+from sanic.response import HTTPResponse
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.center.config import center_config
+from bot.channels.buttons import Button
+from bot.channels.rate_limit import NotifyOnce, Verdict
+from bot.channels.sms import text as sms_text
+from bot.channels.sms.store import SmsStore, Turn
+from bot.nlu import safety
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_CREDENTIALS = ("auth_token", "public_url", "sender_key", "database")
+RATE_LIMIT_PER_MINUTE = 10
+MIN_SENDER_KEY_LENGTH = 16
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+TWIML_CONTENT_TYPE = "application/xml; charset=utf-8"
+
+
+def sender_id(number: str, key: str) -> str:
+    """The conversation id for a phone number: a keyed hash, so transcripts never hold it."""
+    digest = hmac.new(key.encode("utf-8"), number.strip().encode("utf-8"), hashlib.sha256)
+    return f"sms-{digest.hexdigest()}"
+
+
+def twiml(messages: list[str]) -> HTTPResponse:
+    """The TwiML answer that sends `messages` (none: an empty `<Response/>`)."""
+    document = MessagingResponse()
+    for body in messages:
+        document.message(body)
+    return response.text(str(document), content_type=TWIML_CONTENT_TYPE)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer to one text and what it changes (see `SmsStore.finish`)."""
+
+    messages: list[str]
+    menu: list[Button] | None = None
+    opted_out: bool | None = None
+    remember: bool = True
+
+
+class SmsOutput(CollectingOutputChannel):
+    """Collects the bot's messages for the TwiML answer; "sms" selects `channel: sms` variants."""
+
+    @classmethod
+    def name(cls) -> str:
+        """The output channel name responses can be specific to."""
+        return "sms"
+
+
+class SmsInput(InputChannel):
+    """Twilio's incoming-message webhook, answered with TwiML in the same response."""
+
+    @classmethod
+    def name(cls) -> str:
+        """The URL prefix: /webhooks/sms/."""
+        return "sms"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        """Builds the channel; refuses missing or unusable credentials with a clear error."""
+        if not credentials:
+            return cls.raise_missing_credentials_exception()  # raises RasaException
+        missing = [key for key in REQUIRED_CREDENTIALS if not str(credentials.get(key) or "")]
+        if missing:
+            raise RasaException(
+                f"The sms channel (bot.channels.sms.SmsInput in credentials.yml) needs "
+                f"{', '.join(missing)}; set them, e.g. through environment variables."
+            )
+        public_url = str(credentials["public_url"]).strip()
+        if not public_url.startswith(("https://", "http://")):
+            raise RasaException(f"sms public_url must be the webhook's full URL: {public_url!r}")
+        if len(str(credentials["sender_key"])) < MIN_SENDER_KEY_LENGTH:
+            raise RasaException(
+                f"sms sender_key must be at least {MIN_SENDER_KEY_LENGTH} characters long"
+            )
+        handle_opt_out = str(credentials.get("handle_opt_out", True)).strip().lower()
+        if handle_opt_out not in {"true", "false"}:
+            raise RasaException(f"sms handle_opt_out must be true or false: {handle_opt_out!r}")
+        return cls(
+            auth_token=str(credentials["auth_token"]),
+            public_url=public_url,
+            sender_key=str(credentials["sender_key"]),
+            database=str(credentials["database"]),
+            handle_opt_out=handle_opt_out == "true",
+            rate_limit=cls._rate_limit(credentials.get("rate_limit_per_minute")),
+        )
+
+    @staticmethod
+    def _rate_limit(value: Any) -> int:
+        """The optional `rate_limit_per_minute`: a positive whole number, default 10."""
+        if value is None or value == "":
+            return RATE_LIMIT_PER_MINUTE
+        if not str(value).isdigit() or int(value) < 1:
+            raise RasaException(f"sms rate_limit_per_minute must be a positive number: {value!r}")
+        return int(value)
+
+    def __init__(
+        self,
+        auth_token: str,
+        public_url: str,
+        sender_key: str,
+        database: str,
+        handle_opt_out: bool = True,
+        rate_limit: int = RATE_LIMIT_PER_MINUTE,
+    ) -> None:
+        """Reads the center configuration for the channel's own texts (HELP, STOP, ...)."""
+        self.validator = RequestValidator(auth_token)
+        self.public_url = public_url
+        self.sender_key = sender_key
+        self.database = database
+        self.handle_opt_out = handle_opt_out
+        self.limiter = NotifyOnce(rate_limit)
+        values = center_config().values
+        self.texts = {
+            name: sms_text.fill(text, values) for name, text in sms_text.CHANNEL_TEXTS.items()
+        }
+        # Answers being worked out, by MessageSid: a retry waits for the first attempt.
+        self._answering: dict[str, asyncio.Task[list[str]]] = {}
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """`GET /` for health and `POST /webhook` for Twilio."""
+        sms = Blueprint("sms_webhook", __name__)
+
+        @sms.listener("before_server_start")
+        async def open_store(app: Any, _: Any) -> None:
+            app.ctx.sms_store = await asyncio.to_thread(SmsStore.open, self.database)
+
+        @sms.listener("after_server_stop")
+        async def close_store(app: Any, _: Any) -> None:
+            app.ctx.sms_store.close()
+
+        @sms.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @sms.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            form = self._extract_form(request)
+            if form is None:
+                return response.text("expected a form-encoded body", status=400)
+            if not self._has_valid_signature(request, form):
+                logger.warning("sms: refused a request with a missing or wrong signature")
+                return response.text("invalid signature", status=403)
+            number, body, message_sid = (form.get(key) for key in ("From", "Body", "MessageSid"))
+            if not number or not message_sid or body is None:
+                return response.text("From, Body and MessageSid are required", status=400)
+            sender = sender_id(number, self.sender_key)
+            store: SmsStore = request.app.ctx.sms_store
+            messages = await self._answer_once(
+                message_sid, lambda: self._answer(store, on_new_message, message_sid, sender, body)
+            )
+            return twiml(messages)
+
+        return sms
+
+    def _extract_form(self, request: Request) -> RequestParameters | None:
+        """The form fields, blank ones kept (Twilio signs them too); None if not a form."""
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != FORM_CONTENT_TYPE:
+            return None
+        try:
+            fields = parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            return None
+        return RequestParameters(fields)
+
+    def _has_valid_signature(self, request: Request, form: RequestParameters) -> bool:
+        """Whether Twilio signed this request, for the public URL (not the one behind a proxy)."""
+        signature = request.headers.get("X-Twilio-Signature", "")
+        return bool(signature) and self.validator.validate(self.public_url, form, signature)
+
+    async def _answer_once(
+        self, message_sid: str, answer: Callable[[], Coroutine[Any, Any, list[str]]]
+    ) -> list[str]:
+        """Works out the answer to a message once, however often Twilio posts it.
+
+        The work runs as its own task, so a request that Twilio gives up on (sanic then cancels
+        its handler) still finishes and stores the answer for the retry; a retry that arrives
+        meanwhile waits for it.
+        """
+        task = self._answering.get(message_sid)
+        if task is None:
+            task = asyncio.create_task(answer())
+            self._answering[message_sid] = task
+            task.add_done_callback(lambda _: self._answering.pop(message_sid, None))
+        return await asyncio.shield(task)
+
+    async def _answer(
+        self,
+        store: SmsStore,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        message_sid: str,
+        sender: str,
+        body: str,
+    ) -> list[str]:
+        """The stored answer to a message, or a new one, stored before it is returned."""
+        turn = await asyncio.to_thread(store.begin, message_sid, sender)
+        if turn.reply is not None:
+            logger.info("sms: %s repeated, answered from the store", message_sid)
+            return turn.reply
+        try:
+            outcome = await self._respond(turn, on_new_message, message_sid, sender, body)
+        except BaseException:
+            await asyncio.shield(asyncio.to_thread(store.abandon, message_sid))
+            raise
+        if outcome.remember:
+            await asyncio.to_thread(
+                store.finish,
+                message_sid,
+                sender,
+                outcome.messages,
+                outcome.menu,
+                outcome.opted_out,
+            )
+        else:
+            await asyncio.to_thread(store.abandon, message_sid)
+        return outcome.messages
+
+    async def _respond(
+        self,
+        turn: Turn,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        message_sid: str,
+        sender: str,
+        body: str,
+    ) -> Outcome:
+        """What to send for one new text: a keyword's answer, nothing, or the assistant's."""
+        word = sms_text.keyword(body)
+        own_texts = self.handle_opt_out
+        if word in sms_text.OPT_OUT_KEYWORDS:
+            logger.info("sms: %s opted out", sender)
+            return Outcome([self.texts["opt_out"]] if own_texts else [], menu=[], opted_out=True)
+        if word in sms_text.OPT_IN_KEYWORDS and (word != "YES" or turn.opted_out):
+            logger.info("sms: %s opted in", sender)
+            return Outcome([self.texts["opt_in"]] if own_texts else [], menu=[], opted_out=False)
+        if turn.opted_out:
+            return Outcome([])
+        verdict = self.limiter.check(sender)
+        if verdict is not Verdict.ALLOW and not safety.detect(body):
+            logger.info("sms: %s is over the rate limit", sender)
+            notice = [self.texts["rate_limit"]] if verdict is Verdict.NOTIFY else []
+            return Outcome(notice, remember=False)
+        if word in sms_text.HELP_KEYWORDS:
+            return Outcome([self.texts["help"]] if own_texts else [])
+        if not body.strip():
+            return Outcome([self.texts["empty"]])
+        text = sms_text.chosen_payload(body, turn.menu) or body
+        output = SmsOutput()
+        await on_new_message(
+            UserMessage(text, output, sender, input_channel=self.name(), message_id=message_sid)
+        )
+        reply = sms_text.format_reply(output.messages)
+        return Outcome(reply.messages, menu=reply.buttons)

@@ -1,0 +1,31 @@
+"""Where the project's files are: one definition for every module, tool and test.
+
+Paths are absolute, resolved from this file, so a command behaves the same from any working
+directory (a staff member's shell, a systemd unit, pytest).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What Rasa reads, as the product lays it out.
+DOMAIN = ROOT / "domain.yml"
+CONFIG = ROOT / "config.yml"
+ENDPOINTS = ROOT / "endpoints.yml"
+CREDENTIALS = ROOT / "credentials.yml"
+DATA = ROOT / "data"
+RULES = DATA / "rules"
+ACTIONS = ROOT / "actions"
+STORIES = ROOT / "tests" / "stories"
+
+# Build output and local state (all ignored by git).
+MODEL = ROOT / "models" / "nb-assistant.tar.gz"
+SPACY_PIPELINE = ROOT / "build" / "spacy-nb"
+VAR = ROOT / "var"
+TRACKER_DB = VAR / "tracker.db"
+REQUESTS_DB = VAR / "requests.db"
+
+# The center's page that every answer traces to (CONTENT_SOURCE may point elsewhere).
+CONTENT_SOURCE = ROOT / "content" / "source"

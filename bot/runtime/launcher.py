@@ -1,0 +1,236 @@
+"""Starts the action server and the Rasa server together, the way `make run` and the tests do.
+
+Rasa needs two processes: the rasa-sdk action server (actions/) and the Rasa server with the
+trained model. The launcher starts both on loopback by default, points Rasa at the action server
+and at a SQLite tracker store through the variables endpoints.yml reads, waits until both answer,
+says where to open the assistant, and stops both when either stops or on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot import paths
+from bot.center.config import CenterConfig
+from bot.paths import ROOT
+
+
+@dataclass
+class RunSettings:
+    """Where and how to serve; every field has a local default."""
+
+    host: str = "127.0.0.1"
+    port: int = 5005
+    action_port: int = 5055
+    model: Path = paths.MODEL
+    tracker_db: Path = paths.TRACKER_DB
+    endpoints: Path = paths.ENDPOINTS
+    credentials: Path = paths.CREDENTIALS
+    enable_api: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the Rasa server."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def action_url(self) -> str:
+        """The action server's webhook, as Rasa calls it."""
+        return f"http://127.0.0.1:{self.action_port}/webhook"
+
+
+def server_env(settings: RunSettings) -> dict[str, str]:
+    """The environment both servers run with (endpoints.yml reads two of these)."""
+    return {
+        **os.environ,
+        "ACTION_ENDPOINT_URL": settings.action_url,
+        "TRACKER_DB": str(settings.tracker_db),
+        # rasa-sdk's action server listens where SANIC_HOST says (its default is every
+        # interface); Rasa reaches it on loopback, so nothing else needs to.
+        "SANIC_HOST": "127.0.0.1",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        **settings.extra_env,
+    }
+
+
+def enabled_channels(
+    credentials: dict[str, Any], env: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Splits channels into those whose ${VARIABLES} are all set, and the rest.
+
+    A channel that needs a secret (the SMS gateway's auth token) stays off on a laptop that has
+    none, instead of stopping Rasa at start-up. Returns the enabled channels and, for each
+    disabled one, the variables it is missing.
+    """
+    enabled: dict[str, Any] = {}
+    missing: dict[str, list[str]] = {}
+    for channel, section in (credentials or {}).items():
+        names = re.findall(r"\$\{(\w+)\}", yaml.safe_dump(section))
+        unset = [name for name in names if not env.get(name)]
+        if unset:
+            missing[channel] = unset
+        else:
+            enabled[channel] = section
+    return enabled, missing
+
+
+def write_credentials(settings: RunSettings, env: dict[str, str]) -> Path:
+    """Writes the credentials Rasa runs with (the channels that can start) beside the tracker."""
+    credentials = yaml.safe_load(settings.credentials.read_text(encoding="utf-8")) or {}
+    enabled, missing = enabled_channels(credentials, env)
+    for channel, names in missing.items():
+        print(f"channel {channel} is off: set {', '.join(names)} to enable it", file=sys.stderr)
+    path = settings.tracker_db.parent / "credentials.run.yml"
+    path.write_text(yaml.safe_dump(enabled), encoding="utf-8")
+    return path
+
+
+def rasa_command(subcommand: str, settings: RunSettings, credentials: Path) -> list[str]:
+    """`rasa <subcommand>` on the settings' model, endpoints, credentials, interface and port.
+
+    It runs through bot/runtime/rasa_fixes.py, Rasa's own command line with its fix applied.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "bot.runtime.rasa_fixes",
+        subcommand,
+        "--model",
+        str(settings.model),
+        "--endpoints",
+        str(settings.endpoints),
+        "--credentials",
+        str(credentials),
+        "--interface",
+        settings.host,
+        "--port",
+        str(settings.port),
+    ]
+
+
+def commands(settings: RunSettings, credentials: Path) -> dict[str, list[str]]:
+    """The two server command lines."""
+    rasa = rasa_command("run", settings, credentials)
+    if settings.enable_api:
+        rasa.append("--enable-api")
+    actions = [
+        sys.executable,
+        "-m",
+        "rasa_sdk",
+        "--actions",
+        "actions",
+        "--port",
+        str(settings.action_port),
+    ]
+    return {"actions": actions, "rasa": rasa}
+
+
+def fictional_warning(config: CenterConfig) -> str | None:
+    """A loud warning when the shipped example values are still configured, else None."""
+    keys = config.fictional_values()
+    if not keys:
+        return None
+    bar = "!" * 78
+    return (
+        f"{bar}\n"
+        f"WARNING: {config.path} holds FICTIONAL example values ({', '.join(keys)}).\n"
+        "Families must never see these. Set CENTER_CONFIG to the center's real configuration.\n"
+        f"{bar}"
+    )
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody is listening on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float) -> bool:
+    """Polls `url` until it answers, a process exits, or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(process.poll() is not None for process in processes):
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    return False
+
+
+class Servers:
+    """The running pair of servers; use as a context manager to stop both on exit."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, timeout: float = 180.0, log_dir: Path | None = None) -> None:
+        """Starts both servers and waits until both answer; raises if either does not."""
+        if not self.settings.model.exists():
+            raise RuntimeError(f"no trained model at {self.settings.model}: run `make train`")
+        self.settings.tracker_db.parent.mkdir(parents=True, exist_ok=True)
+        env = server_env(self.settings)
+        credentials = write_credentials(self.settings, env)
+        for name, command in commands(self.settings, credentials).items():
+            output = open(log_dir / f"{name}.log", "wb") if log_dir else None
+            self.processes[name] = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+            )
+        procs = list(self.processes.values())
+        health = f"http://127.0.0.1:{self.settings.action_port}/health"
+        if not (
+            wait_until_up(health, procs, timeout)
+            and wait_until_up(self.settings.url, procs, timeout)
+        ):
+            self.stop()
+            raise RuntimeError("the assistant did not start; see the servers' output above")
+
+    def stop(self) -> None:
+        """Stops both servers, politely first."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def wait(self) -> int:
+        """Blocks until either server exits; returns its exit code."""
+        while True:
+            for process in self.processes.values():
+                code = process.poll()
+                if code is not None:
+                    return code
+            time.sleep(0.5)
+
+    def __enter__(self) -> Servers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
