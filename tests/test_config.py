@@ -57,3 +57,26 @@ def test_an_impossible_phone_number_is_refused(tmp_path):
 def test_an_unreadable_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_center_config(tmp_path / "missing.yml")
+
+
+def test_a_mistyped_key_is_refused_with_the_keys_it_could_be(tmp_path):
+    path = _write(tmp_path, lambda data: data["phones"].update(existing_patient="215-555-0100"))
+    with pytest.raises(ConfigError, match="phones.existing_patient: unknown setting; known: exi"):
+        load_center_config(path)
+
+
+def test_an_unknown_phone_region_is_refused(tmp_path):
+    path = _write(tmp_path, lambda data: data["center"].update(phone_region="XX"))
+    with pytest.raises(ConfigError, match="center.phone_region: 'XX' is not a region code"):
+        load_center_config(path)
+
+
+def test_every_problem_is_named_at_once(tmp_path):
+    def two_mistakes(data):
+        data["safety"]["crisis_line"] = ""
+        data["links"].pop("website")
+
+    with pytest.raises(ConfigError) as error:
+        load_center_config(_write(tmp_path, two_mistakes))
+    assert "links.website is missing" in str(error.value)
+    assert "safety.crisis_line is missing" in str(error.value)

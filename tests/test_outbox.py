@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 from email import message_from_bytes
 from email.message import Message
@@ -81,7 +80,7 @@ def settings(port: int, **changes: Any) -> DeliveryConfig:
         staff_inbox=STAFF_INBOX,
         max_attempts=4,
     )
-    return replace(config, **changes)
+    return config.copy(update=changes)
 
 
 @pytest.fixture

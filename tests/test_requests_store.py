@@ -115,6 +115,8 @@ def test_nothing_is_stored_without_consent(store: RequestStore, consent: object)
         ({"name": "x" * 101}, "name"),
         ({"best_time": "mornings\r\nBcc: someone@else.test"}, "best_time"),
         ({"email": "not an address"}, "email"),
+        ({"email": "ana@family..test"}, "email"),
+        ({"email": "ana@[not-a-domain]"}, "email"),
     ],
 )
 def test_malformed_requests_are_refused_without_echoing_values(

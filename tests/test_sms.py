@@ -6,8 +6,8 @@ answers are read as a phone would get them (the `<Message>` bodies).
 
 from __future__ import annotations
 
+import itertools
 import json
-import random
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -58,6 +58,11 @@ class Answer:
         return [message.text or "" for message in root.findall("Message")]
 
 
+# Every phone of a test run has its own number, so no two tests share opt-out or rate-limit
+# state (random numbers could collide); 555-0199 is the assistant's own number below.
+_PHONE_NUMBERS = itertools.count(1000)
+
+
 class Phone:
     """A parent's phone texting the assistant through a (simulated) Twilio gateway."""
 
@@ -65,7 +70,7 @@ class Phone:
         self.settings = settings
         self.url = f"{settings.url}/webhooks/sms/webhook"
         self.public_url = settings.extra_env["SMS_PUBLIC_URL"]
-        self.number = f"+1202555{random.randrange(10_000):04d}"
+        self.number = f"+1202555{next(_PHONE_NUMBERS):04d}"
         self.sender = sender_id(self.number, SMS_SENDER_KEY)
 
     def form(self, body: str | None, message_sid: str | None = None) -> dict[str, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from bot import paths
 from bot.cli import main
 from bot.devtools import story_export, story_report
+from bot.devtools.chat import export_hint
 from bot.paths import ROOT
 from bot.runtime.launcher import RunSettings, server_env
 
@@ -149,3 +150,13 @@ def test_content_report_covers_every_response_with_channels_and_triggers(domain,
     assert "intent `fever`" in section and "**SMS**" in section and "**Sources:**" in section
     assert "the callback_form asks for `phone`" in report
     assert "sent by the action server (actions/session.py)" in report
+
+
+def test_make_chat_names_a_story_file_rasa_reads():
+    hint = export_hint("chat-1a2b3c4d")
+    command = hint.splitlines()[-1].split()
+    assert command[1:6] == ["-m", "bot", "story", "export", "chat-1a2b3c4d"]
+    assert Path(command[0]).name.startswith("python")
+    out = Path(command[command.index("--out") + 1])
+    assert out.parent == Path("tests/stories")
+    assert out.name.startswith("test_") and out.suffix == ".yml"

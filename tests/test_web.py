@@ -273,7 +273,7 @@ def test_the_page_itself_is_its_own_allowed_origin(assistant):
 @pytest.mark.parametrize(
     ("raw", "problem"),
     [
-        ({"max_mesage_length": 10}, "unknown settings"),
+        ({"max_mesage_length": 10}, "max_mesage_length: unknown setting; known: allowed_origins"),
         ({"max_message_length": 0}, "positive whole number"),
         ({"rate_limit_messages": "20"}, "positive whole number"),
         ({"allowed_origins": "https://a.org"}, "list of origins"),

@@ -37,6 +37,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypedDict
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import (
     Column,
     DateTime,
@@ -234,9 +235,10 @@ class CallbackRequest:
             if _CONTROL.search(value.strip()):
                 raise InvalidRequest(f"{name} holds control characters")
         if self.email is not None and self.email.strip():
-            local, _, domain = self.email.strip().rpartition("@")
-            if not local or "." not in domain or " " in self.email.strip():
-                raise InvalidRequest("email is not an e-mail address")
+            try:
+                validate_email(self.email.strip(), check_deliverability=False)
+            except EmailNotValidError:
+                raise InvalidRequest("email is not an e-mail address") from None
 
     def _columns(self) -> dict[str, Any]:
         """The stored values: stripped, empty optional fields as NULL, consent as its time."""

@@ -23,6 +23,15 @@ from typing import Any
 import phonenumbers
 import yaml
 from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    BaseModel,
+    Extra,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    root_validator,
+    validator,
+)
 
 from bot import paths
 
@@ -36,7 +45,7 @@ DEFAULT_REQUESTS_DB = f"sqlite:///{paths.REQUESTS_DB}"
 
 # Slot name -> (section, key) in the YAML file. The slot names are what responses in domain.yml
 # interpolate, and "config:<section>.<key>" is the provenance a response gives for them.
-SLOT_KEYS: dict[str, tuple] = {
+SLOT_KEYS: dict[str, tuple[str, str]] = {
     "center_name": ("center", "name"),
     "program_name": ("center", "program_name"),
     "phone_existing_patients": ("phones", "existing_patients"),
@@ -54,12 +63,113 @@ SLOT_KEYS: dict[str, tuple] = {
 _FICTIONAL = re.compile(r"555-?01\d\d|example\.(org|com|net)")
 
 
+MISSING = "is missing; every center detail must be configured"
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 class ConfigError(ValueError):
     """The center configuration is missing a value or holds one that cannot be used."""
 
 
-@dataclass(frozen=True)
-class DeliveryConfig:
+class StrictSettings(BaseModel):
+    """Base of every settings model: unknown keys refused, values fixed once read.
+
+    A typo in a key would otherwise be silently ignored and its default used.
+    """
+
+    class Config:
+        """Pydantic's settings for every subclass."""
+
+        extra = Extra.forbid
+        allow_mutation = False
+        anystr_strip_whitespace = True
+
+
+def _known_keys(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]:
+    """The keys a model accepts at `location` (the section a mistaken key was found in)."""
+    for part in location:
+        field = model.__fields__.get(str(part))
+        if (
+            field is None
+            or not isinstance(field.type_, type)
+            or not issubclass(field.type_, BaseModel)
+        ):
+            break
+        model = field.type_
+    return sorted(model.__fields__)
+
+
+def describe(error: ValidationError, model: type[BaseModel], where: str) -> str:
+    """Pydantic's errors as lines that name the file and the key, never a stack trace."""
+    lines = []
+    for item in error.errors():
+        location = tuple(part for part in item["loc"] if part != "__root__")
+        key = ".".join(map(str, location))
+        place = f"{where}: {key}" if key else where
+        if item["type"] == "value_error.extra":
+            known = ", ".join(_known_keys(model, location[:-1]))
+            lines.append(f"{place}: unknown setting; known: {known}")
+        elif item["type"] in ("value_error.missing", "type_error.none.not_allowed"):
+            lines.append(f"{place} {MISSING}")
+        elif item["msg"] == MISSING:
+            lines.append(f"{place} {MISSING}")
+        else:
+            lines.append(f"{place}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def _format_phone(raw: str, region: str, where: str) -> str:
+    """Normalise a phone line for display; refuse anything that is not a possible number.
+
+    A number written with a country code keeps it (the international line is dialled from
+    abroad); others are shown the way callers in the center's region dial them.
+    """
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as error:
+        raise ValueError(f"{where}: {raw!r} is not a phone number ({error})") from None
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError(f"{where}: {raw!r} is not a possible phone number")
+    written_international = raw.startswith("+")
+    if not written_international and phonenumbers.region_code_for_number(number) == region:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def _database_url(raw: str) -> str:
+    """A database URL with relative SQLite paths made absolute against the repository root.
+
+    Without this, `sqlite:///var/requests.db` would name a different file for every working
+    directory the service or a staff member happens to start from.
+    """
+    if "://" not in raw:
+        path = Path(raw).expanduser()
+        return f"sqlite:///{path if path.is_absolute() else paths.ROOT / path}"
+    prefix = "sqlite:///"
+    if raw.startswith(prefix):
+        rest = raw[len(prefix) :]
+        if rest and not rest.startswith("/") and not rest.startswith(":memory:"):
+            return f"{prefix}{paths.ROOT / rest}"
+    return raw
+
+
+def _address(raw: str) -> str:
+    try:
+        return validate_email(
+            raw, check_deliverability=False, globally_deliverable=False
+        ).normalized
+    except EmailNotValidError as error:
+        raise ValueError(f"{raw!r} is not an e-mail address ({error})") from None
+
+
+def _within(value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise ValueError(f"{value!r} must be a whole number from {low} to {high}")
+    return value
+
+
+class DeliveryConfig(StrictSettings):
     """Where callback requests are stored and how they are e-mailed to the staff inbox.
 
     Every field is optional: without `smtp_host`, `from_address` and `staff_inbox`, requests are
@@ -68,13 +178,60 @@ class DeliveryConfig:
 
     requests_db: str = DEFAULT_REQUESTS_DB
     smtp_host: str | None = None
-    smtp_port: int = 25
-    starttls: bool = False
+    smtp_port: StrictInt = 25
+    starttls: StrictBool = False
     username: str | None = None
     password_env: str | None = None
     from_address: str | None = None
     staff_inbox: str | None = None
-    max_attempts: int = 8
+    max_attempts: StrictInt = 8
+
+    @root_validator(pre=True)
+    def _no_secret_and_blank_is_unset(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """Refuses a password in the file; an empty value means "not set"."""
+        if any("password" in str(key) and key != "password_env" for key in values):
+            raise ValueError(
+                "never put a password in this file; name the environment variable that "
+                "holds it in delivery.password_env"
+            )
+        return {key: value for key, value in values.items() if value not in (None, "")}
+
+    @validator("requests_db")
+    def _absolute_database(cls, value: str) -> str:
+        return _database_url(value)
+
+    @validator("smtp_port")
+    def _port(cls, value: int) -> int:
+        return _within(value, 1, 65535)
+
+    @validator("max_attempts")
+    def _attempts(cls, value: int) -> int:
+        return _within(value, 1, 100)
+
+    @validator("from_address", "staff_inbox")
+    def _email(cls, value: str) -> str:
+        return _address(value)
+
+    @root_validator(skip_on_failure=True)
+    def _complete_and_safe(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """SMTP settings come together, and a login never crosses the network in clear text."""
+        required = ("smtp_host", "from_address", "staff_inbox")
+        present = [key for key in required if values.get(key)]
+        if present and len(present) < len(required):
+            missing = [key for key in required if not values.get(key)]
+            raise ValueError(f"{', '.join(missing)} missing (needed with {present[0]})")
+        if values.get("username"):
+            if not _ENV_NAME.fullmatch(values.get("password_env") or ""):
+                raise ValueError(
+                    "password_env must name the environment variable holding the SMTP "
+                    "password (for example NB_SMTP_PASSWORD)"
+                )
+            if not values.get("starttls") and values.get("smtp_host") not in _LOOPBACK:
+                raise ValueError(
+                    "username needs starttls: true; the password would otherwise cross the "
+                    "network in clear text"
+                )
+        return values
 
     @property
     def smtp_configured(self) -> bool:
@@ -95,6 +252,77 @@ class DeliveryConfig:
                 "holding the SMTP password is not"
             )
         return value
+
+
+class _Details(StrictSettings):
+    """A section of center details: every key required, none blank."""
+
+    @validator("*", pre=True)
+    def _required(cls, value: Any) -> Any:
+        if value is None or not str(value).strip():
+            raise ValueError(MISSING)
+        return value
+
+
+class CenterSection(_Details):
+    """`center:` the names families see, and the region phone numbers are read in."""
+
+    name: str
+    program_name: str
+    # ISO 3166 code of the region for numbers written without a country code.
+    phone_region: str = "US"
+
+    @validator("phone_region")
+    def _known_region(cls, value: str) -> str:
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region code such as US or GB")
+        return region
+
+
+class PhonesSection(_Details):
+    """`phones:` the lines responses give, normalised for display in `CenterFile`."""
+
+    existing_patients: str
+    new_appointments: str
+    referring_physicians: str
+    international: str
+    psychosocial_support: str
+
+
+class LinksSection(_Details):
+    """`links:` pages responses point to."""
+
+    website: str
+    mibg_resources: str
+
+
+class SafetySection(_Details):
+    """`safety:` the emergency number and the crisis line."""
+
+    emergency_number: str
+    crisis_line: str
+
+
+class CenterFile(StrictSettings):
+    """center.yml as a whole."""
+
+    center: CenterSection
+    phones: PhonesSection
+    links: LinksSection
+    safety: SafetySection
+    delivery: DeliveryConfig = DeliveryConfig()
+
+    @root_validator(skip_on_failure=True)
+    def _phones_for_display(cls, values: dict[str, Any]) -> dict[str, Any]:
+        region = values["center"].phone_region
+        phones = values["phones"]
+        shown = {
+            key: _format_phone(number, region, f"phones.{key}")
+            for key, number in phones.dict().items()
+        }
+        values["phones"] = PhonesSection(**shown)
+        return values
 
 
 @dataclass(frozen=True)
@@ -120,145 +348,27 @@ class CenterConfig:
         ]
 
 
-def _format_phone(raw: str, region: str, where: str) -> str:
-    """Normalise a phone line for display; refuse anything that is not a possible number.
-
-    A number written with a country code keeps it (the international line is dialled from
-    abroad); others are shown the way callers in the center's region dial them.
-    """
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as error:
-        raise ConfigError(f"{where}: {raw!r} is not a phone number ({error})") from None
-    if not phonenumbers.is_possible_number(number):
-        raise ConfigError(f"{where}: {raw!r} is not a possible phone number")
-    written_international = raw.startswith("+")
-    if not written_international and phonenumbers.region_code_for_number(number) == region:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
-_DELIVERY_KEYS = {
-    "requests_db",
-    "smtp_host",
-    "smtp_port",
-    "starttls",
-    "username",
-    "password_env",
-    "from_address",
-    "staff_inbox",
-    "max_attempts",
-}
-_SMTP_REQUIRED = ("smtp_host", "from_address", "staff_inbox")
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _database_url(raw: str) -> str:
-    """A database URL with relative SQLite paths made absolute against the repository root.
-
-    Without this, `sqlite:///var/requests.db` would name a different file for every working
-    directory the service or a staff member happens to start from.
-    """
-    if "://" not in raw:
-        path = Path(raw).expanduser()
-        return f"sqlite:///{path if path.is_absolute() else paths.ROOT / path}"
-    prefix = "sqlite:///"
-    if raw.startswith(prefix):
-        rest = raw[len(prefix) :]
-        if rest and not rest.startswith("/") and not rest.startswith(":memory:"):
-            return f"{prefix}{paths.ROOT / rest}"
-    return raw
-
-
-def _address(raw: Any, where: str) -> str:
-    try:
-        return validate_email(
-            str(raw).strip(), check_deliverability=False, globally_deliverable=False
-        ).normalized
-    except EmailNotValidError as error:
-        raise ConfigError(f"{where}: {raw!r} is not an e-mail address ({error})") from None
-
-
-def _integer(raw: Any, where: str, low: int, high: int) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
-        raise ConfigError(f"{where}: {raw!r} must be a whole number from {low} to {high}")
-    return raw
-
-
-def parse_delivery(section: Any, path: Path) -> DeliveryConfig:
-    """Validate the optional `delivery:` section.
-
-    Typos and secrets are refused here, at start-up: an unknown key would otherwise be silently
-    ignored, and a password in the file would sit next to the code.
-    """
-    if section is None:
-        return DeliveryConfig()
-    where = f"{path}: delivery"
-    if not isinstance(section, Mapping):
-        raise ConfigError(f"{where} must be a mapping of settings")
-    if any("password" in str(key) and key != "password_env" for key in section):
-        raise ConfigError(
-            f"{where}: never put a password in this file; name the environment variable "
-            "that holds it in delivery.password_env"
-        )
-    unknown = sorted(set(map(str, section)) - _DELIVERY_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown setting(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(_DELIVERY_KEYS))}"
-        )
-    given = {key: value for key, value in section.items() if value not in (None, "")}
-    present = [key for key in _SMTP_REQUIRED if key in given]
-    if present and len(present) < len(_SMTP_REQUIRED):
-        missing = [key for key in _SMTP_REQUIRED if key not in given]
-        raise ConfigError(f"{where}: {', '.join(missing)} missing (needed with {present[0]})")
-    settings: dict[str, Any] = {}
-    if "requests_db" in given:
-        settings["requests_db"] = _database_url(str(given["requests_db"]).strip())
-    if "smtp_host" in given:
-        settings["smtp_host"] = str(given["smtp_host"]).strip()
-        settings["from_address"] = _address(given["from_address"], f"{where}.from_address")
-        settings["staff_inbox"] = _address(given["staff_inbox"], f"{where}.staff_inbox")
-    if "smtp_port" in given:
-        settings["smtp_port"] = _integer(given["smtp_port"], f"{where}.smtp_port", 1, 65535)
-    if "max_attempts" in given:
-        settings["max_attempts"] = _integer(given["max_attempts"], f"{where}.max_attempts", 1, 100)
-    if "starttls" in given:
-        if not isinstance(given["starttls"], bool):
-            raise ConfigError(f"{where}.starttls must be true or false")
-        settings["starttls"] = given["starttls"]
-    if "username" in given:
-        settings["username"] = str(given["username"]).strip()
-        password_env = str(given.get("password_env") or "")
-        if not _ENV_NAME.fullmatch(password_env):
-            raise ConfigError(
-                f"{where}.password_env must name the environment variable holding the "
-                "SMTP password (for example NB_SMTP_PASSWORD)"
-            )
-        settings["password_env"] = password_env
-        if not settings.get("starttls") and settings.get("smtp_host") not in _LOOPBACK:
-            raise ConfigError(
-                f"{where}.username needs starttls: true; the password would otherwise cross "
-                "the network in clear text"
-            )
-    return DeliveryConfig(**settings)
-
-
 def parse_center_config(data: Mapping[str, Any], path: Path) -> CenterConfig:
-    """Validate the parsed YAML and build the configuration."""
-    region = str((data.get("center") or {}).get("phone_region") or "US").upper()
-    values: dict[str, str] = {}
-    for slot, (section, key) in SLOT_KEYS.items():
-        raw = (data.get(section) or {}).get(key)
-        where = f"{path}: {section}.{key}"
-        if raw is None or not str(raw).strip():
-            raise ConfigError(f"{where} is missing; every center detail must be configured")
-        raw = str(raw).strip()
-        is_phone = section == "phones"
-        values[slot] = _format_phone(raw, region, where) if is_phone else raw
-    delivery = parse_delivery(data.get("delivery"), path)
-    return CenterConfig(values=values, phone_region=region, path=path, delivery=delivery)
+    """Validate the parsed YAML and build the configuration.
+
+    Raises:
+        ConfigError: naming the file and every key that is missing, unknown or unusable.
+
+    """
+    try:
+        parsed = CenterFile.parse_obj(data)
+    except ValidationError as error:
+        raise ConfigError(describe(error, CenterFile, str(path))) from None
+    values = {
+        slot: str(getattr(getattr(parsed, section), key))
+        for slot, (section, key) in SLOT_KEYS.items()
+    }
+    return CenterConfig(
+        values=values,
+        phone_region=parsed.center.phone_region,
+        path=path,
+        delivery=parsed.delivery,
+    )
 
 
 def load_center_config(path: Path | str | None = None) -> CenterConfig:

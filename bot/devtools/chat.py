@@ -13,6 +13,7 @@ import sys
 import uuid
 from pathlib import Path
 
+from bot import paths
 from bot.paths import ROOT
 from bot.runtime.launcher import (
     RunSettings,
@@ -28,6 +29,20 @@ from bot.runtime.launcher import (
 def shell_command(settings: RunSettings, conversation_id: str, credentials: Path) -> list[str]:
     """The `rasa shell` command line for these settings."""
     return [*rasa_command("shell", settings, credentials), "--conversation-id", conversation_id]
+
+
+def export_hint(conversation_id: str) -> str:
+    """The command that turns this conversation into a story file Rasa's story tests read.
+
+    Rasa reads test stories only from files named test_*.yml, hence the name.
+    """
+    python = Path(sys.executable)
+    shown = python.relative_to(ROOT) if python.is_relative_to(ROOT) else python
+    story = paths.STORIES / f"test_{conversation_id.replace('-', '_')}.yml"
+    return (
+        "To make it a test story:\n"
+        f"  {shown} -m bot story export {conversation_id} --out {story.relative_to(ROOT)}"
+    )
 
 
 def main(model: Path | None = None) -> int:
@@ -53,9 +68,7 @@ def main(model: Path | None = None) -> int:
             return 1
         print(
             f"\nConversation id: {conversation_id} (kept in {settings.tracker_db}).\n"
-            f"To make it a test story afterwards:\n"
-            f"  python -m bot story export {conversation_id} "
-            f"--out tests/stories/{conversation_id}.yml\n"
+            f"{export_hint(conversation_id)}\n"
             "Type /stop or press Ctrl-C to end.\n",
             flush=True,
         )
@@ -65,6 +78,8 @@ def main(model: Path | None = None) -> int:
             )
         except KeyboardInterrupt:
             return 0
+        finally:
+            print(f"\n{export_hint(conversation_id)}", flush=True)
     finally:
         actions.terminate()
         try:

@@ -176,6 +176,17 @@ def wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float) -
     return False
 
 
+def _spawn(command: list[str], env: dict[str, str], log: Path | None) -> subprocess.Popen:
+    """Starts one server, its output to `log` (or this terminal).
+
+    The child gets its own copy of the log's file descriptor, so ours is closed at once.
+    """
+    if log is None:
+        return subprocess.Popen(command, cwd=ROOT, env=env)
+    with open(log, "wb") as output:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+
 class Servers:
     """The running pair of servers; use as a context manager to stop both on exit."""
 
@@ -191,14 +202,8 @@ class Servers:
         env = server_env(self.settings)
         credentials = write_credentials(self.settings, env)
         for name, command in commands(self.settings, credentials).items():
-            output = open(log_dir / f"{name}.log", "wb") if log_dir else None
-            self.processes[name] = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT if output else None,
-            )
+            log = log_dir / f"{name}.log" if log_dir else None
+            self.processes[name] = _spawn(command, env, log)
         procs = list(self.processes.values())
         health = f"http://127.0.0.1:{self.settings.action_port}/health"
         if not (

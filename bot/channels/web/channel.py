@@ -21,17 +21,17 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError, validator
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.center.config import center_config
+from bot.center.config import StrictSettings, center_config, describe
 from bot.channels.rate_limit import SlidingWindow
 from bot.channels.web.messages import ChatError, WebOutput, history
 from bot.channels.web.page import ASSETS, WEB_DIR, page_policy, render_page
@@ -59,8 +59,7 @@ COMMON_HEADERS = {
 }
 
 
-@dataclass(frozen=True)
-class WebSettings:
+class WebSettings(StrictSettings):
     """The channel's settings from credentials.yml (none are secret); defaults are safe."""
 
     max_message_length: int = 1000
@@ -69,25 +68,39 @@ class WebSettings:
     reply_timeout_seconds: int = 20
     allowed_origins: tuple[str, ...] = ()
 
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any] | None) -> WebSettings:
-        """Validates the credentials.yml section; raises ValueError naming the bad key."""
-        raw = dict(raw or {})
-        known = {field.name for field in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"{cls.__name__}: unknown settings {unknown}; known: {sorted(known)}")
-        origins = raw.pop("allowed_origins", None) or []
-        if isinstance(origins, str) or not all(isinstance(o, str) for o in origins):
-            raise ValueError("allowed_origins must be a list of origins such as https://x.org")
-        cleaned = tuple(origin.strip().rstrip("/").lower() for origin in origins)
+    @validator(
+        "max_message_length",
+        "rate_limit_messages",
+        "rate_limit_seconds",
+        "reply_timeout_seconds",
+        pre=True,
+    )
+    def _positive(cls, value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"must be a positive whole number, not {value!r}")
+        return value
+
+    @validator("allowed_origins", pre=True)
+    def _origins(cls, value: Any) -> tuple[str, ...]:
+        """Origins as browsers send them: lower case, no trailing slash, no path."""
+        value = value or []
+        if isinstance(value, str) or not all(isinstance(origin, str) for origin in value):
+            raise ValueError("must be a list of origins such as https://x.org")
+        cleaned = tuple(origin.strip().rstrip("/").lower() for origin in value)
         for origin in cleaned:
             if not _ORIGIN.fullmatch(origin):
-                raise ValueError(f"allowed_origins: {origin!r} is not scheme://host[:port]")
-        for key, value in raw.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{key} must be a positive whole number, not {value!r}")
-        return cls(**raw, allowed_origins=cleaned)
+                raise ValueError(f"{origin!r} is not scheme://host[:port]")
+        return cleaned
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any] | None) -> WebSettings:
+        """Validates the credentials.yml section; raises ValueError naming each bad key."""
+        try:
+            return cls.parse_obj(dict(raw or {}))
+        except ValidationError as error:
+            raise ValueError(
+                describe(error, cls, "credentials.yml bot.channels.web.WebInput")
+            ) from None
 
 
 class WebInput(InputChannel):
