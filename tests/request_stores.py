@@ -73,7 +73,7 @@ def second_opinion(**changes: object) -> CallbackRequest:
         phone="+12155550123",
         best_time="weekday mornings",
         consent=True,
-        email="ana@family.test",
+        email="ana@family.example",
         treating_hospital="Lakeside Children's Hospital",
         conversation="conv-5f2a9c",
     )

@@ -114,7 +114,7 @@ def test_each_request_is_delivered_once_with_only_what_staff_need(
         "weekday mornings",
         "Lakeside Children's Hospital",
         "Portugal",
-        "ana@family.test",
+        "ana@family.example",
         "Parent",
     ):
         assert shown in body
