@@ -4,7 +4,8 @@ SHELL := /bin/bash
 
 VENV   := .venv
 PY     := $(VENV)/bin/python
-RASA   := $(PY) -m rasa
+# Rasa's command line with the project's fixes applied (bot/runtime/rasa_fixes.py).
+RASA   := $(PY) -m bot.runtime.rasa_fixes
 SPACY  := build/spacy-nb
 MODEL  := models/nb-assistant.tar.gz
 CV_OUT := results/cross-validation

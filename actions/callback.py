@@ -322,6 +322,20 @@ def request_from(tracker: Tracker) -> CallbackRequest:
     )
 
 
+def submission_key(tracker: Tracker) -> str | None:
+    """One key per filled-in form: the conversation and the moment the form was (re)started.
+
+    A consent sent again (the page gave up waiting and the family tapped "yes" once more, or
+    Twilio retried) comes with the same key, so the store keeps one request and the retry is
+    told its reference. A new request later in the conversation starts the form anew: new key.
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") == "active_loop" and event.get("name") == FORM:
+            stamp = event.get("timestamp")
+            return None if stamp is None else f"{tracker.sender_id}:{stamp}"
+    return None
+
+
 class ActionSubmitCallback(Action):
     """Stores the request, then confirms it; never confirms what was not stored."""
 
@@ -348,13 +362,15 @@ class ActionSubmitCallback(Action):
             return _reset()
         try:
             store = self.store()
-            reference = await asyncio.get_running_loop().run_in_executor(
-                None, store.save, request_from(tracker)
+            reference, stored_now = await asyncio.get_running_loop().run_in_executor(
+                None, store.save_once, request_from(tracker), submission_key(tracker)
             )
         except StorageError:
             logger.exception("callback request not stored")
             dispatcher.utter_message(response="utter_callback_not_saved")
             return _reset()
+        if not stored_now:
+            logger.info("callback consent repeated; the stored request's reference is given")
         dispatcher.utter_message(response="utter_callback_saved", callback_reference=reference)
         return [*_reset(), SlotSet("callback_reference", reference)]
 

@@ -139,7 +139,7 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-def sample_messages(count: int = 200, senders: int = 50) -> list[dict]:
+def sample_messages(count: int = 200, senders: int = 400) -> list[dict]:
     """Realistic messages (training examples, fixed sample) from a pool of conversations."""
     texts = []
     for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):

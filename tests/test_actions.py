@@ -24,7 +24,6 @@ from actions.callback import (
     ActionSubmitCallback,
     ValidateCallbackForm,
 )
-from actions.session import ActionSessionStart
 from bot.callbacks.store import RequestStore, normalise_reference
 from bot.nlu.safety import PATTERN_SOURCE
 
@@ -328,9 +327,20 @@ def test_stop_cancels_and_forgets_every_answer(domain):
     assert all(outcome.slots[slot] is None for slot in FORM_SLOTS)
 
 
-def test_session_start_sends_the_disclaimer_first(domain):
-    outcome = run(
-        ActionSessionStart(), Tracker.from_dict(tracker_state("callback_form_active")), domain
-    )
-    assert outcome.responses == ["utter_disclaimer"]
-    assert [e["event"] for e in outcome.events] == ["session_started", "action"]
+def test_a_repeated_consent_stores_one_request_and_gives_its_reference(domain, sqlite_store):
+    action = ActionSubmitCallback(sqlite_store)
+    first = run(action, completed(), domain)
+    again = run(action, completed(), domain)  # the same form's "yes", sent once more
+    assert first.responses == again.responses == ["utter_callback_saved"]
+    assert again.messages[0]["callback_reference"] == first.messages[0]["callback_reference"]
+    assert len(sqlite_store.list()) == 1
+
+
+def test_a_new_form_in_the_same_conversation_is_a_new_request(domain, sqlite_store):
+    action = ActionSubmitCallback(sqlite_store)
+    first = run(action, completed(), domain)
+    state = tracker_state("callback_form_complete")
+    state["events"].append({"event": "active_loop", "name": "callback_form", "timestamp": 2e9})
+    second = run(action, Tracker.from_dict(state), domain)
+    assert second.messages[0]["callback_reference"] != first.messages[0]["callback_reference"]
+    assert len(sqlite_store.list()) == 2

@@ -17,7 +17,7 @@ _UNUSED = re.compile(r"The utterance '(\w+)' is not used in any story or rule")
 def _rasa(*args: str) -> subprocess.CompletedProcess:
     env = server_env(RunSettings())
     return subprocess.run(
-        [sys.executable, "-m", "rasa", *args],
+        [sys.executable, "-m", "bot.runtime.rasa_fixes", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -27,11 +27,13 @@ def _rasa(*args: str) -> subprocess.CompletedProcess:
 
 
 def used_outside_rules(domain: dict) -> set[str]:
-    """Responses a form asks with, or the action server sends, which rules never name."""
+    """Responses a form asks with, or code sends (the action server, or the Rasa server's own
+    session start and apology in bot/runtime/), which rules never name."""
     form_slots = {
         slot for form in domain.get("forms", {}).values() for slot in form["required_slots"]
     }
-    action_code = "\n".join(path.read_text() for path in (ROOT / "actions").glob("*.py"))
+    sources = [*(ROOT / "actions").glob("*.py"), *(ROOT / "bot" / "runtime").glob("*.py")]
+    action_code = "\n".join(path.read_text() for path in sources)
     named_in_actions = set(re.findall(r"\"(utter_\w+)\"", action_code))
     asked = {f"utter_ask_{slot}" for slot in form_slots}
     explained = (

@@ -11,6 +11,7 @@ import re
 import sqlite3
 import stat
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -323,3 +324,24 @@ def test_default_store_follows_requests_db_url(
     monkeypatch.setenv(REQUESTS_DB_ENV, "nosuchdialect://host/db")
     with pytest.raises(StorageError):
         default_store()
+
+
+def test_a_submission_is_stored_once_even_when_retried_at_the_same_time(store):
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(
+            pool.map(lambda _: store.save_once(second_opinion(), "conv-1:17.5"), range(8))
+        )
+    references = {reference for reference, _ in results}
+    assert len(references) == 1
+    assert [stored for _, stored in results].count(True) == 1
+    assert len(store.list()) == 1
+    assert store.save_once(second_opinion(), "conv-1:99.0")[1] is True  # another form
+    assert store.save(second_opinion()) != store.save(second_opinion())  # no key: no dedup
+
+
+def test_purging_a_handled_request_also_forgets_its_submission(store, clock):
+    reference, _ = store.save_once(second_opinion(), "conv-2:1.0")
+    store.mark_handled(reference)
+    clock.advance(days=1)
+    assert store.purge_handled(clock()) == 1
+    assert store.save_once(second_opinion(), "conv-2:1.0")[1] is True

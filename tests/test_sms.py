@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sqlite3
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -304,6 +305,34 @@ def test_a_repeated_message_sid_gets_the_same_answer_and_is_processed_once(phone
     assert phone.user_texts() == ["why does my child need a special room"]
 
 
+def test_the_same_message_sid_from_another_number_is_another_message(assistant):
+    first, second = Phone(assistant), Phone(assistant)
+    sid = f"SM{uuid.uuid4().hex}"
+    first.text("why does my child need a special room", message_sid=sid)
+    answer = second.text("who is on the team", message_sid=sid)
+    assert answer == second.text("who is on the team", message_sid=sid)  # its own retry
+    assert second.user_texts() == ["who is on the team"]
+    assert "special room" not in " ".join(answer).lower()
+    assert first.user_texts() == ["why does my child need a special room"]
+
+
+def test_an_old_reply_table_keyed_by_message_sid_alone_is_replaced(tmp_path):
+    path = tmp_path / "sms.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE sms_replies (message_sid TEXT PRIMARY KEY, sender TEXT)")
+    store = SmsStore.open(str(path))
+    try:
+        assert store.begin("SM1", "a").reply is None
+        store.finish("SM1", "a", ["to a"])
+        assert store.begin("SM1", "b").reply is None  # another number: not a retry
+        assert store.begin("SM1", "a").reply == ["to a"]
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    assert "sms_replies" not in tables
+
+
 def test_concurrent_duplicates_are_processed_once(phone):
     fields = phone.form("how long is the mibg stay")
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -518,11 +547,11 @@ def test_store_keeps_opt_outs_menus_and_replies_across_reopening(tmp_path):
 def test_store_gives_up_a_claim_and_takes_over_one_left_unanswered(tmp_path):
     store = SmsStore.open(str(tmp_path / "sms.db"))
     store.begin("SM1", "sms-a")
-    store.abandon("SM1")
+    store.abandon("SM1", "sms-a")
     store.begin("SM1", "sms-a")
     # Left unanswered (a process stopped mid-message): the next attempt answers it.
     assert store.begin("SM1", "sms-a").reply is None
     store.finish("SM1", "sms-a", ["answer"])
-    store.abandon("SM1")
+    store.abandon("SM1", "sms-a")
     assert store.begin("SM1", "sms-a").reply == ["answer"]
     store.close()

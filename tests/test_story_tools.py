@@ -100,7 +100,7 @@ def test_exported_conversation_passes_as_a_story_test(conversation, assistant, t
         [
             sys.executable,
             "-m",
-            "rasa",
+            "bot.runtime.rasa_fixes",
             "test",
             "core",
             "--model",
@@ -149,7 +149,8 @@ def test_content_report_covers_every_response_with_channels_and_triggers(domain,
     section = report.split("## `utter_fever`")[1].split("\n## ")[0]
     assert "intent `fever`" in section and "**SMS**" in section and "**Sources:**" in section
     assert "the callback_form asks for `phone`" in report
-    assert "sent by the action server (actions/session.py)" in report
+    assert "sent by the action server (actions/callback.py)" in report
+    assert "sent by the Rasa server (bot/runtime/session_start.py)" in report
 
 
 def test_make_chat_names_a_story_file_rasa_reads():

@@ -131,6 +131,15 @@ callback_outbox = Table(
     Column("message_id", String(200)),
     Index("callback_outbox_due", "status", "next_attempt_at"),
 )
+# One row per submitted form: a consent that is sent again (a retry after a timeout, a double
+# tap) finds the request it already stored instead of storing a second one. Its own table, so
+# databases created before it need no migration.
+callback_submissions = Table(
+    "callback_submissions",
+    metadata,
+    Column("submission", String(200), primary_key=True),
+    Column("request_id", Integer, ForeignKey(callback_requests.c.id), nullable=False),
+)
 
 
 class StorageError(Exception):
@@ -542,33 +551,75 @@ class RequestStore:
             StorageError: nothing was stored (`InvalidRequest` when the request was refused).
 
         """
+        return self.save_once(request, None)[0]
+
+    def save_once(self, request: CallbackRequest, submission: str | None) -> tuple[str, bool]:
+        """Stores a request once per `submission` (the form it was typed into).
+
+        Returns:
+            The reference, and whether the request was stored now (False: this submission was
+            stored before, and that request's reference is returned; nothing new is stored).
+
+        Raises:
+            StorageError: nothing was stored (`InvalidRequest` when the request was refused).
+
+        """
         request.validate()
         now = self._now()
         values = request._columns()
         with _storage("store the callback request"):
             self._ready()
             for _ in range(_REFERENCE_TRIES):
+                earlier = self._submitted(submission)
+                if earlier:
+                    return earlier, False
                 reference = new_reference()
                 try:
                     with self.engine.begin() as db:
-                        self._insert(db, reference, values, now)
-                    return reference
+                        self._insert(db, reference, values, now, submission)
+                    return reference, True
                 except IntegrityError:
+                    earlier = self._submitted(submission)
+                    if earlier:  # the same submission, stored by a concurrent retry
+                        return earlier, False
                     if not self._exists(reference):
                         raise
                     logger.info("reference %s was taken; drawing another", reference)
         raise StorageError("could not draw a free reference; nothing was stored")
 
+    def _submitted(self, submission: str | None) -> str | None:
+        """The reference already stored for a submission, if any."""
+        if submission is None:
+            return None
+        query = (
+            select(callback_requests.c.reference)
+            .join(callback_submissions, callback_submissions.c.request_id == callback_requests.c.id)
+            .where(callback_submissions.c.submission == submission)
+        )
+        with self.engine.connect() as db:
+            return db.execute(query).scalar()
+
     @staticmethod
-    def _insert(db: Connection, reference: str, values: dict[str, Any], now: datetime) -> None:
+    def _insert(
+        db: Connection,
+        reference: str,
+        values: dict[str, Any],
+        now: datetime,
+        submission: str | None = None,
+    ) -> None:
         result = db.execute(
             insert(callback_requests).values(
                 reference=reference, created_at=now, consent_at=now, **values
             )
         )
+        request_id = result.inserted_primary_key[0]
+        if submission is not None:
+            db.execute(
+                insert(callback_submissions).values(submission=submission, request_id=request_id)
+            )
         db.execute(
             insert(callback_outbox).values(
-                request_id=result.inserted_primary_key[0],
+                request_id=request_id,
                 status=DELIVERY_PENDING,
                 attempts=0,
                 next_attempt_at=now,
@@ -762,6 +813,9 @@ class RequestStore:
             self._ready()
             with self.engine.begin() as db:
                 db.execute(delete(callback_outbox).where(callback_outbox.c.request_id.in_(old)))
+                db.execute(
+                    delete(callback_submissions).where(callback_submissions.c.request_id.in_(old))
+                )
                 result = db.execute(
                     delete(callback_requests).where(callback_requests.c.id.in_(old))
                 )

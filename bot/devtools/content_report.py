@@ -44,7 +44,11 @@ def rule_triggers(rules_dir: Path = paths.RULES) -> dict[str, list[str]]:
 
 
 def other_triggers(domain: Mapping[str, Any], actions_dir: Path = paths.ACTIONS) -> dict:
-    """Responses reached outside the rules: the form's questions and the action server."""
+    """Responses reached outside the rules.
+
+    The form's questions, the action server, and the Rasa server's own code (the session start,
+    the apology when the action server is down).
+    """
     triggers: dict[str, list[str]] = defaultdict(list)
     for form, spec in (domain.get("forms") or {}).items():
         for slot in spec.get("required_slots") or []:
@@ -55,6 +59,9 @@ def other_triggers(domain: Mapping[str, Any], actions_dir: Path = paths.ACTIONS)
     for path in sorted(actions_dir.glob("*.py")):
         for name in sorted(set(re.findall(r"\"(utter_[a-z_]+)\"", path.read_text()))):
             triggers[name].append(f"sent by the action server ({path.relative_to(paths.ROOT)})")
+    for path in sorted((paths.ROOT / "bot" / "runtime").glob("*.py")):
+        for name in sorted(set(re.findall(r"\"(utter_[a-z_]+)\"", path.read_text()))):
+            triggers[name].append(f"sent by the Rasa server ({path.relative_to(paths.ROOT)})")
     return triggers
 
 

@@ -3,7 +3,8 @@
 Rasa needs two processes: the rasa-sdk action server (actions/) and the Rasa server with the
 trained model. The launcher starts both on loopback by default, points Rasa at the action server
 and at a SQLite tracker store through the variables endpoints.yml reads, waits until both answer,
-says where to open the assistant, and stops both when either stops or on Ctrl-C.
+says where to open the assistant, starts the action server again when it dies (the Rasa server
+answers safety messages without it), and stops both when Rasa stops or on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +28,11 @@ import yaml
 from bot import paths
 from bot.center.config import CenterConfig
 from bot.paths import ROOT
+
+REQUEST_MAX_BYTES = 256 * 1024
+# A dead action server is started again after this many seconds, doubling up to the maximum.
+RESTART_DELAY = 1.0
+RESTART_DELAY_MAX = 30.0
 
 
 @dataclass
@@ -62,6 +69,9 @@ def server_env(settings: RunSettings) -> dict[str, str]:
         # rasa-sdk's action server listens where SANIC_HOST says (its default is every
         # interface); Rasa reaches it on loopback, so nothing else needs to.
         "SANIC_HOST": "127.0.0.1",
+        # Sanic refuses larger request bodies with 413 before any channel reads them (its
+        # default is 100 MB); the channels' own limits are far below this.
+        "SANIC_REQUEST_MAX_SIZE": str(REQUEST_MAX_BYTES),
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -176,45 +186,91 @@ def wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float) -
     return False
 
 
-def _spawn(command: list[str], env: dict[str, str], log: Path | None) -> subprocess.Popen:
+def _spawn(
+    command: list[str], env: dict[str, str], log: Path | None, append: bool = False
+) -> subprocess.Popen:
     """Starts one server, its output to `log` (or this terminal).
 
     The child gets its own copy of the log's file descriptor, so ours is closed at once.
     """
     if log is None:
         return subprocess.Popen(command, cwd=ROOT, env=env)
-    with open(log, "wb") as output:
+    with open(log, "ab" if append else "wb") as output:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
 
 
 class Servers:
-    """The running pair of servers; use as a context manager to stop both on exit."""
+    """The running pair of servers; use as a context manager to stop both on exit.
+
+    The Rasa server answers safety messages by itself, so a dead action server must not take it
+    down: a watchdog thread starts the action server again (after 1 s, doubling up to 30 s while
+    it keeps dying), and meanwhile Rasa tells families who need it to call.
+    """
 
     def __init__(self, settings: RunSettings) -> None:
         self.settings = settings
         self.processes: dict[str, subprocess.Popen] = {}
+        self.restarts = 0
+        self._commands: dict[str, list[str]] = {}
+        self._env: dict[str, str] = {}
+        self._logs: dict[str, Path | None] = {}
+        self._stopping = threading.Event()
+        self._watchdog: threading.Thread | None = None
 
     def start(self, timeout: float = 180.0, log_dir: Path | None = None) -> None:
         """Starts both servers and waits until both answer; raises if either does not."""
         if not self.settings.model.exists():
             raise RuntimeError(f"no trained model at {self.settings.model}: run `make train`")
         self.settings.tracker_db.parent.mkdir(parents=True, exist_ok=True)
-        env = server_env(self.settings)
-        credentials = write_credentials(self.settings, env)
-        for name, command in commands(self.settings, credentials).items():
-            log = log_dir / f"{name}.log" if log_dir else None
-            self.processes[name] = _spawn(command, env, log)
+        self._env = server_env(self.settings)
+        credentials = write_credentials(self.settings, self._env)
+        self._commands = commands(self.settings, credentials)
+        for name, command in self._commands.items():
+            self._logs[name] = log_dir / f"{name}.log" if log_dir else None
+            self.processes[name] = _spawn(command, self._env, self._logs[name])
         procs = list(self.processes.values())
-        health = f"http://127.0.0.1:{self.settings.action_port}/health"
         if not (
-            wait_until_up(health, procs, timeout)
+            wait_until_up(self.action_health, procs, timeout)
             and wait_until_up(self.settings.url, procs, timeout)
         ):
             self.stop()
             raise RuntimeError("the assistant did not start; see the servers' output above")
+        self._watchdog = threading.Thread(target=self._keep_actions_up, daemon=True)
+        self._watchdog.start()
+
+    @property
+    def action_health(self) -> str:
+        """The action server's health URL."""
+        return f"http://127.0.0.1:{self.settings.action_port}/health"
+
+    def _keep_actions_up(self) -> None:
+        """Starts the action server again whenever it exits, until `stop`."""
+        delay = RESTART_DELAY
+        started = time.monotonic()
+        while not self._stopping.wait(0.5):
+            code = self.processes["actions"].poll()
+            if code is None:
+                continue
+            if time.monotonic() - started > 60:
+                delay = RESTART_DELAY  # it ran a good while: not a crash loop
+            print(
+                f"the action server exited (code {code}); starting it again in {delay:g} s",
+                file=sys.stderr,
+                flush=True,
+            )
+            if self._stopping.wait(delay):
+                return
+            log = self._logs.get("actions")
+            self.processes["actions"] = _spawn(self._commands["actions"], self._env, log, True)
+            self.restarts += 1
+            started = time.monotonic()
+            delay = min(delay * 2, RESTART_DELAY_MAX)
 
     def stop(self) -> None:
         """Stops both servers, politely first."""
+        self._stopping.set()
+        if self._watchdog is not None:
+            self._watchdog.join()
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
@@ -226,12 +282,11 @@ class Servers:
                 process.wait()
 
     def wait(self) -> int:
-        """Blocks until either server exits; returns its exit code."""
+        """Blocks until the Rasa server exits; returns its exit code."""
         while True:
-            for process in self.processes.values():
-                code = process.poll()
-                if code is not None:
-                    return code
+            code = self.processes["rasa"].poll()
+            if code is not None:
+                return code
             time.sleep(0.5)
 
     def __enter__(self) -> Servers:

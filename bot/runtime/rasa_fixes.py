@@ -1,20 +1,39 @@
-"""Rasa's command line (`python -m bot.runtime.rasa_fixes run ...`) with a fix to Rasa 3.6 applied.
+"""Rasa's command line (`python -m bot.runtime.rasa_fixes run ...`) with fixes to Rasa 3.6 applied.
 
-Rasa 3.6 checks every action server response against a JSON schema with `jsonschema.validate`,
-which first re-validates the schema itself against JSON Schema's meta-schema, on every call. A
-profile of the server under load (`make profile`) put 16% of its time there. The fix builds the
-validator once, checks the schema once, and validates each response exactly as before: the same
-schema, the same errors (`best_match`), the same message added for the action server's developer.
+Every Rasa process of the assistant (the launcher's server, `make chat`, the story tests) starts
+through here, so the fixes hold everywhere:
+
+1. The session start runs inside the Rasa server (`bot.runtime.session_start`), so a new
+   conversation opens, and a safety message in it is answered, while the action server is down.
+2. When the action server cannot be reached, the family is told so, with the phone line,
+   instead of getting silence (`apologise_when_unreachable`).
+3. Speed: Rasa 3.6 checks every action server response against a JSON schema with
+   `jsonschema.validate`, which first re-validates the schema itself against JSON Schema's
+   meta-schema, on every call. A profile of the server under load (`make profile`) put 16% of
+   its time there. The fix builds the validator once, checks the schema once, and validates each
+   response exactly as before: the same schema, the same errors (`best_match`), the same message
+   added for the action server's developer.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 from jsonschema import exceptions, validators
-from rasa.core.actions.action import RemoteAction
+from rasa.core.actions import action as rasa_actions
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.events import Event
+from rasa.shared.exceptions import RasaException
+
+from bot.runtime.session_start import SessionStartWithDisclaimer
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE = "utter_action_server_unavailable"
+_remote_run = RemoteAction.run
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,9 +58,36 @@ def validate_action_result(_action: RemoteAction, result: dict[str, Any]) -> boo
     return True
 
 
+async def apologise_when_unreachable(
+    action: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any
+) -> list[Event]:
+    """`RemoteAction.run`, telling the family plainly when the action server failed.
+
+    Rasa logs the failure and carries on without the action's events: the family would see
+    nothing. A rejection (a form's "not this slot") is the action server's answer, not a failure,
+    and passes through.
+    """
+    try:
+        return await _remote_run(action, output_channel, nlg, tracker, domain)
+    except ActionExecutionRejection:
+        raise
+    except RasaException as error:
+        logger.error("action %s failed, the family was told to call: %s", action.name(), error)
+        message = await nlg.generate(
+            UNAVAILABLE, tracker, output_channel.name(), domain_responses=domain.responses
+        )
+        if message is None:
+            raise
+        message["utter_action"] = UNAVAILABLE
+        return [rasa_actions.create_bot_utterance(message)]
+
+
 def apply_fixes() -> None:
-    """Installs the fix; idempotent."""
+    """Installs the fixes; idempotent."""
     RemoteAction._validate_action_result = validate_action_result
+    RemoteAction.run = apologise_when_unreachable
+    # default_actions() builds Rasa's default actions from this module-level name.
+    rasa_actions.ActionSessionStart = SessionStartWithDisclaimer
 
 
 def main() -> None:

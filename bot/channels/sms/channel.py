@@ -167,8 +167,8 @@ class SmsInput(InputChannel):
         self.texts = {
             name: sms_text.fill(text, values) for name, text in sms_text.CHANNEL_TEXTS.items()
         }
-        # Answers being worked out, by MessageSid: a retry waits for the first attempt.
-        self._answering: dict[str, asyncio.Task[list[str]]] = {}
+        # Answers being worked out, by MessageSid and sender: a retry waits for the first.
+        self._answering: dict[tuple[str, str], asyncio.Task[list[str]]] = {}
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """`GET /` for health and `POST /webhook` for Twilio."""
@@ -200,7 +200,9 @@ class SmsInput(InputChannel):
             sender = sender_id(number, self.sender_key)
             store: SmsStore = request.app.ctx.sms_store
             messages = await self._answer_once(
-                message_sid, lambda: self._answer(store, on_new_message, message_sid, sender, body)
+                message_sid,
+                sender,
+                lambda: self._answer(store, on_new_message, message_sid, sender, body),
             )
             return twiml(messages)
 
@@ -223,7 +225,7 @@ class SmsInput(InputChannel):
         return bool(signature) and self.validator.validate(self.public_url, form, signature)
 
     async def _answer_once(
-        self, message_sid: str, answer: Callable[[], Coroutine[Any, Any, list[str]]]
+        self, message_sid: str, sender: str, answer: Callable[[], Coroutine[Any, Any, list[str]]]
     ) -> list[str]:
         """Works out the answer to a message once, however often Twilio posts it.
 
@@ -231,11 +233,12 @@ class SmsInput(InputChannel):
         its handler) still finishes and stores the answer for the retry; a retry that arrives
         meanwhile waits for it.
         """
-        task = self._answering.get(message_sid)
+        key = (message_sid, sender)
+        task = self._answering.get(key)
         if task is None:
             task = asyncio.create_task(answer())
-            self._answering[message_sid] = task
-            task.add_done_callback(lambda _: self._answering.pop(message_sid, None))
+            self._answering[key] = task
+            task.add_done_callback(lambda _: self._answering.pop(key, None))
         return await asyncio.shield(task)
 
     async def _answer(
@@ -254,7 +257,7 @@ class SmsInput(InputChannel):
         try:
             outcome = await self._respond(turn, on_new_message, message_sid, sender, body)
         except BaseException:
-            await asyncio.shield(asyncio.to_thread(store.abandon, message_sid))
+            await asyncio.shield(asyncio.to_thread(store.abandon, message_sid, sender))
             raise
         if outcome.remember:
             await asyncio.to_thread(
@@ -266,7 +269,7 @@ class SmsInput(InputChannel):
                 outcome.opted_out,
             )
         else:
-            await asyncio.to_thread(store.abandon, message_sid)
+            await asyncio.to_thread(store.abandon, message_sid, sender)
         return outcome.messages
 
     async def _respond(

@@ -5,8 +5,10 @@ Three tables, all keyed by the keyed hash of the phone number (never the number 
 - `sms_opt_outs`: numbers that texted STOP, until they text START;
 - `sms_menus`: the buttons of the last numbered list each number was sent, so that "1" can be
   mapped back to a payload;
-- `sms_replies`: the texts sent for each Twilio `MessageSid`, so that a retried webhook gets the
-  same reply without the message reaching the conversation twice. A row with no reply yet is
+- `sms_sent_replies`: the texts sent for each Twilio `MessageSid` from each number, so that a
+  retried webhook gets the same reply without the message reaching the conversation twice. The
+  key is the pair: a `MessageSid` sent again from another number is another message and never
+  gets the first number's reply. A row with no reply yet is
   a message being answered. Replies are kept for `REPLY_RETENTION`, far longer than Twilio
   retries a webhook. They hold only the assistant's texts, never what the family wrote.
 
@@ -19,6 +21,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -27,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     create_engine,
     delete,
     insert,
@@ -54,15 +58,23 @@ menus = Table(
     Column("buttons", Text, nullable=False),
     Column("updated", DateTime, nullable=False),
 )
+# Replaces `sms_replies`, which was keyed by MessageSid alone (dropped on open: it held only
+# replies to retries of the last minutes).
+_OLD_REPLIES = "sms_replies"
 replies = Table(
-    "sms_replies",
+    "sms_sent_replies",
     _metadata,
     Column("message_sid", String(64), primary_key=True),
-    Column("sender", String(80), nullable=False),
+    Column("sender", String(80), primary_key=True),
     # JSON list of message bodies; NULL while the message is being answered.
     Column("messages", Text, nullable=True),
     Column("received", DateTime, nullable=False, index=True),
 )
+
+
+def _reply_key(message_sid: str, sender: str) -> Any:
+    """The reply row of one message: its MessageSid from its number."""
+    return and_(replies.c.message_sid == message_sid, replies.c.sender == sender)
 
 
 def _now() -> datetime:
@@ -106,6 +118,7 @@ class SmsStore:
         url = database_url(database)
         options = {"connect_args": {"timeout": 15}} if url.startswith("sqlite") else {}
         engine = create_engine(url, future=True, **options)
+        Table(_OLD_REPLIES, MetaData()).drop(engine, checkfirst=True)
         _metadata.create_all(engine)
         return cls(engine)
 
@@ -129,7 +142,7 @@ class SmsStore:
     def _begin(self, message_sid: str, sender: str) -> Turn:
         with self.engine.begin() as db:
             row = db.execute(
-                select(replies.c.messages).where(replies.c.message_sid == message_sid)
+                select(replies.c.messages).where(_reply_key(message_sid, sender))
             ).first()
             if row is not None and row.messages is not None:
                 return Turn(reply=json.loads(row.messages))
@@ -163,7 +176,7 @@ class SmsStore:
         with self.engine.begin() as db:
             db.execute(
                 update(replies)
-                .where(replies.c.message_sid == message_sid)
+                .where(_reply_key(message_sid, sender))
                 .values(messages=json.dumps(messages))
             )
             db.execute(delete(replies).where(replies.c.received < now - REPLY_RETENTION))
@@ -178,13 +191,11 @@ class SmsStore:
                 if opted_out:
                     db.execute(insert(opt_outs).values(sender=sender, since=now))
 
-    def abandon(self, message_sid: str) -> None:
+    def abandon(self, message_sid: str, sender: str) -> None:
         """Drops the claim on a message that got no reply, so that a retry is answered."""
         with self.engine.begin() as db:
             db.execute(
-                delete(replies).where(
-                    replies.c.message_sid == message_sid, replies.c.messages.is_(None)
-                )
+                delete(replies).where(_reply_key(message_sid, sender), replies.c.messages.is_(None))
             )
 
     def is_opted_out(self, sender: str) -> bool:

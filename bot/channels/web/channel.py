@@ -32,6 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.center.config import StrictSettings, center_config, describe
+from bot.channels.inputs import Refusal, check_message, is_text
 from bot.channels.rate_limit import SlidingWindow
 from bot.channels.web.messages import ChatError, WebOutput, history
 from bot.channels.web.page import ASSETS, WEB_DIR, page_policy, render_page
@@ -46,9 +47,6 @@ _SESSION = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _ORIGIN = re.compile(r"https?://[^/\s]+")
 NOT_ALLOWED = "This site may not use the chat."
 BAD_SESSION = "This chat session is not valid. Please reload the page."
-# A message that names an emergency, fever or crisis is answered even past the length or rate
-# limit (up to this many times the length limit): refusing it would be the worst answer.
-SAFETY_LENGTH_FACTOR = 10
 # Headers on every response of this channel, unless it sets its own (the page its policy).
 COMMON_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -170,12 +168,10 @@ class WebInput(InputChannel):
             message = f"You sent many messages in a short time. Please wait {when}, then try again."
             body = ChatError(error="rate_limited", message=message)
             return self._json(request, body, 429, **{"Retry-After": str(int(wait) + 1)})
-        if len(text) > limit * (SAFETY_LENGTH_FACTOR if urgent else 1):
-            message = (
-                f"Your message is too long ({len(text):,} characters). Please keep it under "
-                f"{limit:,} characters, or send it in parts."
-            )
-            return self._refuse(request, 413, "too_long", message)
+        try:
+            check_message(text, limit)
+        except Refusal as refusal:
+            return self._refuse(request, refusal.status, refusal.error, refusal.message)
         return None
 
     async def _answer(
@@ -194,6 +190,8 @@ class WebInput(InputChannel):
             return self._refuse(request, 400, "bad_session", BAD_SESSION)
         if not isinstance(text, str) or not text.strip():
             return self._refuse(request, 400, "empty", "Please type your question first.")
+        if not is_text(text):
+            return self._refuse(request, 400, "bad_text", "The message is not readable text.")
         refusal = self._limits(request, session, text.strip())
         if refusal:
             return refusal

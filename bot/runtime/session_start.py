@@ -1,0 +1,36 @@
+"""The session start, run inside the Rasa server: the disclaimer, then Rasa's own session start.
+
+It used to be a custom action on the action server. When that server was down, a new
+conversation's session start failed, its events were lost, and "my son is not breathing" got
+the fallback instead of the emergency answer. The disclaimer is a plain response, so it needs no
+action server: `bot.runtime.rasa_fixes` puts this class in the place of Rasa's default
+`action_session_start` (domain.yml no longer lists a custom one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.core.actions import action as rasa_actions
+from rasa.shared.core.events import Event
+
+DISCLAIMER = "utter_disclaimer"
+
+
+class SessionStartWithDisclaimer(rasa_actions.ActionSessionStart):
+    """Rasa's session start, opened by the disclaimer (what this is, what to do in an emergency)."""
+
+    async def run(self, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> list[Event]:
+        """The disclaimer, then `SessionStarted` and `action_listen` as Rasa's default has them.
+
+        The disclaimer comes first, as it did from the action server (Rasa puts an action's
+        messages before its events), so what a family sees and what is stored are unchanged.
+        """
+        events = await super().run(output_channel, nlg, tracker, domain)
+        message = await nlg.generate(
+            DISCLAIMER, tracker, output_channel.name(), domain_responses=domain.responses
+        )
+        if message is None:
+            return events
+        message["utter_action"] = DISCLAIMER
+        return [rasa_actions.create_bot_utterance(message), *events]
