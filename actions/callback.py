@@ -123,6 +123,33 @@ def is_answer(
     return not is_question
 
 
+_TIME_WORDS = re.compile(
+    r"\b(?:mornings?|afternoons?|evenings?|nights?|tonight|noon|midday|lunch(?:time)?|"
+    r"weekdays?|weekends?|school days?|(?:mon|tues?|wednes|thurs?|fri|satur|sun)(?:day)?s?|"
+    r"today|tomorrow|any ?time|asap|o'?clock)\b"
+    r"|\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)"
+    r"|\b(?:after|before|between|around|from|until|till|by|at)\s+\d{1,2}\b",
+    re.IGNORECASE,
+)
+_QUESTION_START = re.compile(
+    r"^\s*(?:what|how|why|when|where|who|which|can|could|is|are|does|do|will|should)\b",
+    re.IGNORECASE,
+)
+# Replies that answer the consent question, not "when should we call".
+_NOT_A_TIME = {"yes", "yeah", "yep", "y", "no", "nope", "n", "ok", "okay", "sure"}
+
+
+def looks_like_a_time(text: str) -> bool:
+    """Whether a reply reads as a time to call ("after 5pm on weekdays"), not a question.
+
+    The classifier reads "days" or a number as a question about the stay or a fever; when the
+    form asks for the best time, a reply with a time in it is the answer.
+    """
+    if text.rstrip().endswith("?") or _QUESTION_START.match(text):
+        return False
+    return _TIME_WORDS.search(text) is not None
+
+
 def normalise_relationship(text: str) -> str | None:
     """Maps what a family types ("I'm her mom") to parent, guardian or physician."""
     words = re.sub(r"[^a-z' ]", " ", text.lower())
@@ -223,8 +250,9 @@ class ValidateCallbackForm(FormValidationAction):
     async def extract_best_time(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """When to call."""
-        return self._answer("best_time", tracker)
+        """When to call (a reply with a time in it counts even if NLU heard a question)."""
+        text = tracker.latest_message.get("text") or ""
+        return self._answer("best_time", tracker, looks_like_a_time(text))
 
     async def extract_treating_hospital(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -284,7 +312,10 @@ class ValidateCallbackForm(FormValidationAction):
     def validate_best_time(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Free text, kept short."""
+        """Free text, kept short; a bare "yes" or "ok" is no time and is asked again."""
+        if str(value or "").strip().lower().strip(".!") in _NOT_A_TIME:
+            dispatcher.utter_message(response="utter_invalid_best_time")
+            return {"best_time": None}
         return self._text("best_time", value, dispatcher)
 
     def validate_treating_hospital(

@@ -344,3 +344,34 @@ def test_a_new_form_in_the_same_conversation_is_a_new_request(domain, sqlite_sto
     second = run(action, Tracker.from_dict(state), domain)
     assert second.messages[0]["callback_reference"] != first.messages[0]["callback_reference"]
     assert len(sqlite_store.list()) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "heard_as"),
+    [
+        ("after 5pm on weekdays", "ask_mibg_stay_length"),
+        ("after 3 on school days", "ask_mibg_stay_length"),
+        ("evenings after 6", "fever"),
+        ("tuesday or thursday around noon", "out_of_scope"),
+    ],
+)
+def test_a_time_is_the_best_time_whatever_nlu_heard(domain, text, heard_as):
+    tracker = answering("best_time", text, intent=heard_as, confidence=0.84, **before("best_time"))
+    assert validate(tracker, domain).slots["best_time"] == text
+
+
+@pytest.mark.parametrize("text", ["yes", "OK.", "no"])
+def test_a_bare_yes_or_no_is_no_time_and_is_asked_again(domain, text):
+    tracker = answering("best_time", text, intent="affirm", confidence=0.6, **before("best_time"))
+    outcome = validate(tracker, domain)
+    assert outcome.slots["best_time"] is None
+    assert outcome.responses == ["utter_invalid_best_time"]
+    assert outcome.slots["requested_slot"] == "best_time"
+
+
+def test_a_question_with_a_number_at_the_time_step_is_not_taken_as_the_time(domain):
+    text = "what happens after 3 weeks?"
+    tracker = answering(
+        "best_time", text, intent="ask_mibg_stay_length", confidence=0.9, **before("best_time")
+    )
+    assert validate(tracker, domain).slots.get("best_time") is None

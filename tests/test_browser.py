@@ -202,6 +202,30 @@ def test_a_slow_answer_ends_in_an_error_and_keeps_the_message(chat):
     assert chat.transcript() == [] and len(held) == 1
 
 
+def test_a_late_answer_is_shown_when_it_arrives_and_the_family_is_told_not_to_resend(
+    chat, assistant
+):
+    # Issue 12: the page gave up after 20 s and the family sent their "yes" again. The server
+    # goes on with the message; the page says so and draws the answer from the history.
+    chat.ask("what is relapse")
+    late = []
+
+    def reaches_the_server_but_answers_late(route: Any) -> None:
+        late.append(route.fetch())  # the server answers; the page is never told
+
+    chat.page.route("**/webhooks/web/message", reaches_the_server_but_answers_late)
+    chat.page.evaluate("document.querySelector('#chat').dataset.timeoutMs = '500'")
+    chat.scope.locator("#message").fill("what is mibg therapy")
+    chat.scope.locator("#message").press("Enter")
+    chat.page.get_by_text("it may already be saved").wait_for(timeout=WAIT_MS)
+    assert "don't send it again" in chat.error_text()
+    expected = answers(assistant, "what is mibg therapy")[-1]
+    chat.page.locator(".from-bot > .text", has_text=expected[:40]).wait_for(timeout=WAIT_MS)
+    assert ("user", "what is mibg therapy") in chat.transcript()
+    assert chat.error_text() == ""
+    assert chat.page.locator("#message").input_value() == ""
+
+
 def test_a_stopped_server_shows_the_error_with_the_phone_line(new_page, trained_model, tmp_path):
     settings = RunSettings(
         port=free_port(),

@@ -251,3 +251,19 @@ def test_a_message_inside_the_form_never_changes_the_request_type(conversation, 
     assert conversation.ask("yes") == ["utter_callback_saved"]
     [row] = stored_for(requests_db, conversation)
     assert (row["request_type"], row["country"]) == ("international", "Brazil")
+
+
+def test_a_time_that_sounds_like_a_question_is_the_best_time(conversation, requests_db):
+    # Issue 12: "after 5pm on weekdays" was read as a question about the stay, and the "yes"
+    # that followed was stored as the best time to call.
+    conversation.ask("can someone call me back")
+    conversation.ask("/contact_new_appointment")
+    conversation.ask("I am her father")
+    conversation.ask("Sam")
+    conversation.ask("215 555 0199")
+    assert conversation.ask("skip") == ["utter_ask_best_time"]
+    assert conversation.ask("yes") == ["utter_invalid_best_time", "utter_ask_best_time"]
+    assert conversation.ask("after 5pm on weekdays") == ["utter_ask_consent"]
+    assert conversation.ask("yes") == ["utter_callback_saved"]
+    [row] = stored_for(requests_db, conversation)
+    assert row["best_time"] == "after 5pm on weekdays"

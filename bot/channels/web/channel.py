@@ -17,6 +17,7 @@ credentials.yml enables it (`bot.channels.web.WebInput:`) with the settings of `
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -197,8 +198,14 @@ class WebInput(InputChannel):
             return refusal
         collector = WebOutput()
         sender = SENDER_PREFIX + session
+        message = UserMessage(text, collector, sender, input_channel=self.name())
+        # Its own task, shielded: when the page stops waiting (sanic then cancels this handler)
+        # the message is still answered and its answer stored, and the page reads it from the
+        # history. A cancelled answer would lose a stored request's confirmation, and a retried
+        # consent would then store the request again.
+        answering = asyncio.ensure_future(on_new_message(message))
         try:
-            await on_new_message(UserMessage(text, collector, sender, input_channel=self.name()))
+            await asyncio.shield(answering)
         except Exception:
             logger.exception("web chat: the assistant failed to answer a message")
             return self._refuse(request, 500, "server_error", "Something went wrong on our side.")

@@ -122,9 +122,17 @@
   }
 
   // --- talking to the server -----------------------------------------------------------------
-  function Failure(message) {
+  function Failure(message, late) {
     this.message = message;
+    this.late = late === true; // timed out: the server may still answer (and store)
   }
+
+  var LATE =
+    "The assistant is taking longer than usual. If you sent a request, it may already be " +
+    "saved, so please don't send it again. The answer will appear here when it arrives.";
+  var NO_ANSWER =
+    "No answer came. Your message may not have reached the assistant. If it was a request " +
+    "and you send it again, it will not be stored twice.";
 
   function request(method, url, body) {
     var controller = new AbortController();
@@ -147,7 +155,7 @@
       })
       .catch(function (error) {
         if (error && error.name === "AbortError") {
-          throw new Failure("The assistant is taking too long to answer.");
+          throw new Failure("The assistant is taking too long to answer.", true);
         }
         throw new Failure("We can't reach the assistant right now.");
       })
@@ -184,6 +192,8 @@
       return;
     }
     busy = true;
+    var drawnBefore = log.querySelectorAll(".message").length;
+    var hadSession = Boolean(loadSession());
     var pending = addMessage({ sender: "user", text: shown || text });
     pending.classList.add("pending");
     if (fromInput) input.value = "";
@@ -198,18 +208,58 @@
         log.scrollTop = pending.offsetTop - 8;
       })
       .catch(function (failure) {
-        log.removeChild(pending);
-        var kept = "";
-        if (fromInput && !input.value) {
-          input.value = text;
-          kept = " Your message was not sent; it is still in the box.";
+        if (failure.late && hadSession) {
+          // Not busy meanwhile: the family can always send another message (an emergency).
+          awaitLateAnswer(pending, drawnBefore, function () {
+            keep(text, fromInput, NO_ANSWER);
+          });
+          return;
         }
-        showError((failure.message || "Something went wrong.") + kept);
+        log.removeChild(pending);
+        keep(text, fromInput, failure.message || "Something went wrong.");
       })
       .finally(function () {
         busy = false;
         setTyping(false);
       });
+  }
+
+  function keep(text, fromInput, message) {
+    var kept = "";
+    if (fromInput && !input.value) {
+      input.value = text;
+      kept = " Your message is still in the box.";
+    }
+    showError(message + kept);
+  }
+
+  // The server goes on with a message the page stopped waiting for, and keeps its answer in the
+  // conversation: read it from the history until it is there, then draw the conversation anew.
+  function awaitLateAnswer(pending, drawnBefore, giveUp) {
+    showError(LATE);
+    var deadline = Date.now() + (parseInt(root.dataset.lateAnswerMs, 10) || 90000);
+    function poll() {
+      request("GET", HISTORY_URL)
+        .then(function (reply) {
+          if (reply.messages.length > drawnBefore + 1) {
+            log.textContent = "";
+            reply.messages.forEach(addMessage);
+            clearError();
+          } else {
+            again();
+          }
+        })
+        .catch(again);
+    }
+    function again() {
+      if (Date.now() < deadline) {
+        window.setTimeout(poll, 2000);
+      } else {
+        pending.classList.remove("pending");
+        giveUp();
+      }
+    }
+    window.setTimeout(poll, 1000);
   }
 
   function redraw() {
