@@ -24,7 +24,7 @@ export PYTHONPATH := $(CURDIR)
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export TRACKER_DB ?= $(CURDIR)/var/tracker.db
 
-.PHONY: help setup train run test test-fast test-stories chat content-report lint validate cross-validate \
+.PHONY: help setup train run test test-fast test-stories eval chat content-report lint validate cross-validate \
 	bench profile lock clean
 
 help: ## Show this list.
@@ -86,6 +86,9 @@ validate: setup ## Check domain, NLU data, rules and stories for consistency.
 cross-validate: setup ## Print 5-fold NLU cross-validation results (per-intent F1).
 	$(RASA) test nlu --cross-validation --folds 5 --out $(CV_OUT) --quiet
 	$(PY) -m bot cv-report $(CV_OUT)
+
+eval: setup $(MODEL) ## Score the model on the blind set (tests/eval/); JSON in bench/results/.
+	$(PY) -m bench.eval $(EVAL_ARGS)
 
 # Configs to measure (the baseline, Rasa's default pipeline, is always added): see bench/README.md.
 BENCH_CONFIGS ?= config.yml

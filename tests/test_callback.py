@@ -267,3 +267,21 @@ def test_a_time_that_sounds_like_a_question_is_the_best_time(conversation, reque
     assert conversation.ask("yes") == ["utter_callback_saved"]
     [row] = stored_for(requests_db, conversation)
     assert row["best_time"] == "after 5pm on weekdays"
+
+
+@pytest.mark.parametrize(
+    "message", ["shes not breething", "her lips look grey", "mi hijo no puede respirar"]
+)
+def test_a_misspelt_or_spanish_emergency_as_the_best_time_is_answered_not_stored(
+    conversation, requests_db, message
+):
+    # Issue 12: these were stored as the best time to call, and the form moved on to consent.
+    conversation.ask("can someone call me back")
+    conversation.ask("/contact_new_appointment")
+    conversation.ask("I am her father")
+    conversation.ask("Sam")
+    conversation.ask("215 555 0199")
+    assert conversation.ask("skip") == ["utter_ask_best_time"]
+    assert conversation.ask(message) == ["utter_emergency"]
+    assert conversation.ask("yes") != ["utter_callback_saved"]
+    assert stored_for(requests_db, conversation) == []

@@ -35,6 +35,65 @@ def test_detect_finds_the_most_severe_safety_intent(text, expected):
     assert safety.detect(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Misspelt, as frightened parents type on a phone.
+        ("shes not breething", "emergency"),
+        ("she cant breath", "emergency"),
+        ("he is having a siezure", "emergency"),
+        ("my daughter is unconsious", "emergency"),
+        ("her lips look grey", "emergency"),
+        ("fevr of 39", "fever"),
+        ("temprature 101.2", "fever"),
+        ("temp is 102", "fever"),
+        ("running 103 since lunch", "fever"),
+        ("he is 38.9 and shaking", "fever"),
+        ("101.3 after chemo", "fever"),
+        ("its an emergency", "emergency"),
+        ("EMERGENCY!!", "emergency"),
+        # Spanish, with and without accents.
+        ("mi hijo no puede respirar", "emergency"),
+        ("mi hijo no despierta", "emergency"),
+        ("tiene convulsiones", "emergency"),
+        ("mi hija esta inconsciente", "emergency"),
+        ("mi hijo tiene fiebre", "fever"),
+        ("tiene 39 grados", "fever"),
+        ("quiero morirme", "crisis"),
+        ("ya no quiero vivir", "crisis"),
+    ],
+)
+def test_misspelt_and_spanish_danger_still_escalates(text, expected):
+    assert safety.detect(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my son is 4 and we live 200 miles away",
+        "is there an emergency room at your hospital",
+        "i work as an emergency nurse, what does mibg do",
+        "who is the emergency contact",
+        "in case of emergency who do i call",
+        "we are in room 102 on floor 3",
+        "call me at 215 555 0101",
+        "she was born in 2019 and relapsed at 38 months",
+        "he weighs 38 kg",
+        "we have had 39 scans so far",
+        "i have 101 questions",
+        "we drove 100 miles",
+        "the dose was 38.5 mg",
+        "day 3 of treatment, how long is the stay",
+        "never mind",
+        "what about leisure time during the stay",
+        "breathing exercises for kids before a scan",
+        "the temp agency called about my shifts",
+    ],
+)
+def test_calm_messages_with_numbers_or_emergency_as_a_place_do_not_escalate(text):
+    assert safety.detect(text) is None
+
+
 def _message(text: str, intent: str, confidence: float) -> Message:
     message = Message(data={TEXT: text})
     message.set(INTENT, {"name": intent, "confidence": confidence})
