@@ -253,15 +253,18 @@ def test_a_message_inside_the_form_never_changes_the_request_type(conversation, 
     assert (row["request_type"], row["country"]) == ("international", "Brazil")
 
 
+def up_to_the_best_time(conversation: Conversation) -> None:
+    """An appointment request answered up to "when is the best time to call"."""
+    conversation.ask("can someone call me back")
+    for answer in ["/contact_new_appointment", "I am her father", "Sam", "215 555 0199"]:
+        conversation.ask(answer)
+    assert conversation.ask("skip") == ["utter_ask_best_time"]
+
+
 def test_a_time_that_sounds_like_a_question_is_the_best_time(conversation, requests_db):
     # Issue 12: "after 5pm on weekdays" was read as a question about the stay, and the "yes"
     # that followed was stored as the best time to call.
-    conversation.ask("can someone call me back")
-    conversation.ask("/contact_new_appointment")
-    conversation.ask("I am her father")
-    conversation.ask("Sam")
-    conversation.ask("215 555 0199")
-    assert conversation.ask("skip") == ["utter_ask_best_time"]
+    up_to_the_best_time(conversation)
     assert conversation.ask("yes") == ["utter_invalid_best_time", "utter_ask_best_time"]
     assert conversation.ask("after 5pm on weekdays") == ["utter_ask_consent"]
     assert conversation.ask("yes") == ["utter_callback_saved"]
@@ -276,12 +279,7 @@ def test_a_misspelt_or_spanish_emergency_as_the_best_time_is_answered_not_stored
     conversation, requests_db, message
 ):
     # Issue 12: these were stored as the best time to call, and the form moved on to consent.
-    conversation.ask("can someone call me back")
-    conversation.ask("/contact_new_appointment")
-    conversation.ask("I am her father")
-    conversation.ask("Sam")
-    conversation.ask("215 555 0199")
-    assert conversation.ask("skip") == ["utter_ask_best_time"]
+    up_to_the_best_time(conversation)
     assert conversation.ask(message) == ["utter_emergency"]
     assert conversation.ask("yes") != ["utter_callback_saved"]
     assert stored_for(requests_db, conversation) == []

@@ -12,44 +12,39 @@ limit. Streaming (`?stream=true`) is not offered.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
 
-from pydantic import ValidationError, validator
+from pydantic import validator
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.center.config import StrictSettings, describe
 from bot.channels.inputs import Refusal, check_message, check_sender
 from bot.channels.rate_limit import SlidingWindow
+from bot.channels.settings import ChannelSettings, positive_whole_number
 from bot.nlu import safety
 
 logger = logging.getLogger(__name__)
 
 
-class RestSettings(StrictSettings):
+class RestSettings(ChannelSettings):
     """The channel's settings from credentials.yml; all optional."""
 
+    section: ClassVar[str] = "credentials.yml bot.channels.rest.RestInput"
     max_message_length: int = 1000
     rate_limit_messages: int = 30
     rate_limit_seconds: int = 60
 
-    @validator("*", pre=True)
-    def _positive(cls, value: Any) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"must be a positive whole number, not {value!r}")
-        return value
-
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any] | None) -> RestSettings:
-        """Validates the credentials.yml section; raises ValueError naming each bad key."""
-        try:
-            return cls.parse_obj(dict(raw or {}))
-        except ValidationError as error:
-            raise ValueError(describe(error, cls, "credentials.yml bot.channels.rest")) from None
+    _positive = validator(
+        "max_message_length",
+        "rate_limit_messages",
+        "rate_limit_seconds",
+        pre=True,
+        allow_reuse=True,
+    )(positive_whole_number)
 
 
 def _refuse(refusal: Refusal, **headers: str) -> HTTPResponse:

@@ -21,20 +21,21 @@ import asyncio
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError, validator
+from pydantic import validator
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.center.config import StrictSettings, center_config, describe
+from bot.center.config import center_config
 from bot.channels.inputs import Refusal, check_message, is_text
 from bot.channels.rate_limit import SlidingWindow
+from bot.channels.settings import ChannelSettings, positive_whole_number
 from bot.channels.web.messages import ChatError, WebOutput, history
 from bot.channels.web.page import ASSETS, WEB_DIR, page_policy, render_page
 from bot.nlu import safety
@@ -58,26 +59,24 @@ COMMON_HEADERS = {
 }
 
 
-class WebSettings(StrictSettings):
+class WebSettings(ChannelSettings):
     """The channel's settings from credentials.yml (none are secret); defaults are safe."""
 
+    section: ClassVar[str] = "credentials.yml bot.channels.web.WebInput"
     max_message_length: int = 1000
     rate_limit_messages: int = 20
     rate_limit_seconds: int = 60
     reply_timeout_seconds: int = 20
     allowed_origins: tuple[str, ...] = ()
 
-    @validator(
+    _positive = validator(
         "max_message_length",
         "rate_limit_messages",
         "rate_limit_seconds",
         "reply_timeout_seconds",
         pre=True,
-    )
-    def _positive(cls, value: Any) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"must be a positive whole number, not {value!r}")
-        return value
+        allow_reuse=True,
+    )(positive_whole_number)
 
     @validator("allowed_origins", pre=True)
     def _origins(cls, value: Any) -> tuple[str, ...]:
@@ -90,16 +89,6 @@ class WebSettings(StrictSettings):
             if not _ORIGIN.fullmatch(origin):
                 raise ValueError(f"{origin!r} is not scheme://host[:port]")
         return cleaned
-
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any] | None) -> WebSettings:
-        """Validates the credentials.yml section; raises ValueError naming each bad key."""
-        try:
-            return cls.parse_obj(dict(raw or {}))
-        except ValidationError as error:
-            raise ValueError(
-                describe(error, cls, "credentials.yml bot.channels.web.WebInput")
-            ) from None
 
 
 class WebInput(InputChannel):
