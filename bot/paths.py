@@ -18,6 +18,8 @@ CREDENTIALS = ROOT / "credentials.yml"
 DATA = ROOT / "data"
 RULES = DATA / "rules"
 ACTIONS = ROOT / "actions"
+# The Rasa server's own code (it sends some responses itself: the disclaimer, the apology).
+RUNTIME = ROOT / "bot" / "runtime"
 STORIES = ROOT / "tests" / "stories"
 
 # Build output and local state (all ignored by git).

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from bot import paths
 from bot.paths import ROOT
 from bot.runtime.launcher import RunSettings, server_env
 
@@ -32,7 +33,7 @@ def used_outside_rules(domain: dict) -> set[str]:
     form_slots = {
         slot for form in domain.get("forms", {}).values() for slot in form["required_slots"]
     }
-    sources = [*(ROOT / "actions").glob("*.py"), *(ROOT / "bot" / "runtime").glob("*.py")]
+    sources = [*(ROOT / "actions").glob("*.py"), *paths.RUNTIME.glob("*.py")]
     action_code = "\n".join(path.read_text() for path in sources)
     named_in_actions = set(re.findall(r"\"(utter_\w+)\"", action_code))
     asked = {f"utter_ask_{slot}" for slot in form_slots}

@@ -59,7 +59,7 @@ def other_triggers(domain: Mapping[str, Any], actions_dir: Path = paths.ACTIONS)
     for path in sorted(actions_dir.glob("*.py")):
         for name in sorted(set(re.findall(r"\"(utter_[a-z_]+)\"", path.read_text()))):
             triggers[name].append(f"sent by the action server ({path.relative_to(paths.ROOT)})")
-    for path in sorted((paths.ROOT / "bot" / "runtime").glob("*.py")):
+    for path in sorted(paths.RUNTIME.glob("*.py")):
         for name in sorted(set(re.findall(r"\"(utter_[a-z_]+)\"", path.read_text()))):
             triggers[name].append(f"sent by the Rasa server ({path.relative_to(paths.ROOT)})")
     return triggers

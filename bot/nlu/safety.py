@@ -127,6 +127,9 @@ _ILLNESS = _words(
     r"termometro|termómetro",
 )
 _DEGREES = r"(?:°|º|deg(?:rees?)?\b|grados)"
+# A number in the range of a body temperature (°F or °C), not followed by a dose or a measure.
+_UNITS = r"\s*(?:mg|mcg|ml|kg|g|lbs?|pounds|cm|mm|km|miles?|%)\b"
+_TEMPERATURE = rf"(?:9[5-9]|10[0-6]|3[5-9]|4[0-2])(?:[.,]\d+)?\b(?!{_UNITS})"
 FEVER_PATTERN = _words(
     r"fevers?",
     r"feverish",
@@ -136,8 +139,8 @@ FEVER_PATTERN = _words(
     r"rigors",
     r"shivering",
     r"high temp(?:erature)?",
-    r"(?:temperature){e<=2}(?: \w+){0,3} (?:of |is |was |at |reads |hit |reached )?\d+",
-    r"temp(?: \w+){0,2} (?:of |is |was |at |reads |hit )?\d+",
+    # "temp is 102", "temperature has been 38.6": a number in a temperature's range after it.
+    rf"(?:temp|(?:temperature){{e<=2}}):?(?: \w+){{0,3}} {_TEMPERATURE}",
     r"(?:running|spiking|spiked|reads?) (?:a )?(?:temp(?:erature)? of )?(?:10[0-6]|3[89]|4[01])",
     # A number with a temperature's unit.
     rf"(?:9[89]|10[0-6]|3[5-9]|4[0-2])(?:[.,]\d+)? ?{_DEGREES} ?[fc]?",
@@ -150,7 +153,9 @@ FEVER_PATTERN = _words(
     r"escalofr[ií]os",
 )
 # A temperature-shaped decimal, a fever only beside words of illness or treatment (_ILLNESS).
-_DECIMAL_TEMPERATURE = regex.compile(r"(?<![\d.,])(?:99|10[0-6]|3[89]|40)[.,]\d(?![\d.,])")
+_DECIMAL_TEMPERATURE = regex.compile(
+    rf"(?<![\d.,])(?:99|10[0-6]|3[89]|40)[.,]\d(?![\d.,])(?!{_UNITS})", _FLAGS
+)
 
 PATTERNS: dict[str, regex.Pattern[str]] = {
     EMERGENCY: EMERGENCY_PATTERN,

@@ -73,13 +73,8 @@ async def apologise_when_unreachable(
         raise
     except RasaException as error:
         logger.error("action %s failed, the family was told to call: %s", action.name(), error)
-        message = await nlg.generate(
-            UNAVAILABLE, tracker, output_channel.name(), domain_responses=domain.responses
-        )
-        if message is None:
-            raise
-        message["utter_action"] = UNAVAILABLE
-        return [rasa_actions.create_bot_utterance(message)]
+        apology = rasa_actions.ActionBotResponse(UNAVAILABLE)
+        return await apology.run(output_channel, nlg, tracker, domain)
 
 
 def apply_fixes() -> None:

@@ -26,11 +26,6 @@ class SessionStartWithDisclaimer(rasa_actions.ActionSessionStart):
         The disclaimer comes first, as it did from the action server (Rasa puts an action's
         messages before its events), so what a family sees and what is stored are unchanged.
         """
-        events = await super().run(output_channel, nlg, tracker, domain)
-        message = await nlg.generate(
-            DISCLAIMER, tracker, output_channel.name(), domain_responses=domain.responses
-        )
-        if message is None:
-            return events
-        message["utter_action"] = DISCLAIMER
-        return [rasa_actions.create_bot_utterance(message), *events]
+        disclaimer = rasa_actions.ActionBotResponse(DISCLAIMER)
+        uttered = await disclaimer.run(output_channel, nlg, tracker, domain)
+        return [*uttered, *await super().run(output_channel, nlg, tracker, domain)]
