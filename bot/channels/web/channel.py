@@ -148,20 +148,14 @@ class WebInput(InputChannel):
         """A refusal the page shows: a reason and a sentence for the family."""
         return self._json(request, ChatError(error=error, message=message), status)
 
-    def _limits(self, request: Request, session: str, text: str) -> HTTPResponse | None:
-        """A refusal for a message over the rate or length limit, or None to answer it."""
-        limit = self.settings.max_message_length
-        urgent = safety.detect(text) is not None
+    def _rate_limited(self, request: Request, session: str, text: str) -> HTTPResponse | None:
+        """A refusal for a message over the rate limit (never a safety message), or None."""
         wait = self.limiter.hit(session)
-        if wait and not urgent:
+        if wait and safety.detect(text) is None:
             when = "a minute" if wait <= 60 else f"{int(wait // 60) + 1} minutes"
             message = f"You sent many messages in a short time. Please wait {when}, then try again."
             body = ChatError(error="rate_limited", message=message)
             return self._json(request, body, 429, **{"Retry-After": str(int(wait) + 1)})
-        try:
-            check_message(text, limit)
-        except Refusal as refusal:
-            return self._refuse(request, refusal.status, refusal.error, refusal.message)
         return None
 
     async def _answer(
@@ -182,9 +176,13 @@ class WebInput(InputChannel):
             return self._refuse(request, 400, "empty", "Please type your question first.")
         if not is_text(text):
             return self._refuse(request, 400, "bad_text", "The message is not readable text.")
-        refusal = self._limits(request, session, text.strip())
+        refusal = self._rate_limited(request, session, text)
         if refusal:
             return refusal
+        try:
+            text = check_message(text, self.settings.max_message_length)
+        except Refusal as refused:
+            return self._refuse(request, refused.status, refused.error, refused.message)
         collector = WebOutput()
         sender = SENDER_PREFIX + session
         message = UserMessage(text, collector, sender, input_channel=self.name())
