@@ -24,7 +24,7 @@ export PYTHONPATH := $(CURDIR)
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export TRACKER_DB ?= $(CURDIR)/var/tracker.db
 
-.PHONY: help setup train run test test-fast test-stories eval chat content-report lint validate cross-validate \
+.PHONY: help setup train run test test-fast test-stories eval probe chat content-report lint validate cross-validate \
 	bench profile lock clean
 
 help: ## Show this list.
@@ -94,6 +94,9 @@ eval: setup $(MODEL) ## Score the model on the blind set (tests/eval/); JSON in 
 BENCH_CONFIGS ?= config.yml
 bench: setup ## Measure config.yml against Rasa's default pipeline; writes bench/results/<date>.json.
 	$(PY) -m bench.run $(BENCH_CONFIGS) $(BENCH_ARGS)
+
+probe: setup ## Attack a running assistant over HTTP, one line per row of issue 12 (PROBE_ARGS="--url URL").
+	$(PY) -m bench.probe $(PROBE_ARGS)
 
 profile: setup ## Sample the Rasa server with py-spy under load (PROFILE_ARGS="--rate 40").
 	$(PY) -m bench.profile $(PROFILE_ARGS)
