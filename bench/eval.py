@@ -12,7 +12,9 @@ the Rasa server would parse it (NLU only, the safety net included). The figures:
 - the most confused pairs.
 
 `python -m bench.eval [--model M] [--out F]` prints the table and writes the figures as JSON to
-bench/results/eval-<date>-<model>.json.
+bench/results/eval-<date>-<model>.json. `--compare CONFIG` (repeatable) also trains each pipeline
+config on today's data, in a scratch folder, and prints its table after the model's, so that an
+old and a new pipeline are measured in one run on the same messages.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import subprocess
 import sys
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -166,12 +170,37 @@ def format_table(result: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def train_nlu(config: Path, out: Path) -> Path:
+    """An NLU-only model of `config` on the repository's data (Rasa as `make train` runs it)."""
+    command = [sys.executable, "-m", "bot.runtime.rasa_fixes", "train", "nlu", "--config"]
+    command += [str(config), "--nlu", str(paths.DATA / "nlu"), "--out", str(out)]
+    command += ["--fixed-model-name", config.stem, "--quiet"]
+    subprocess.run(command, check=True, cwd=paths.ROOT)
+    return out / f"{config.stem}.tar.gz"
+
+
+def evaluate(model: Path, blind: Path, label: str, out: str | None) -> None:
+    """Prints one model's table and writes its JSON."""
+    result = figures(classify(model, load_set(blind)))
+    result["model"] = label
+    print(f"\n===== {label} =====")
+    print(format_table(result))
+    stem = label.removesuffix(".tar.gz")
+    target = Path(out or RESULTS / f"eval-{dt.date.today().isoformat()}-{stem}.json")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"\nwritten to {target}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Evaluates a model on the blind set; prints the table and writes the JSON."""
     parser = argparse.ArgumentParser(prog="python -m bench.eval", description=__doc__)
     parser.add_argument("--model", default=str(paths.MODEL))
     parser.add_argument("--set", default=str(BLIND_SET), help="the evaluation set (YAML)")
     parser.add_argument("--out", help="JSON file (default: bench/results/eval-<date>-<model>.json)")
+    parser.add_argument(
+        "--compare", action="append", default=[], help="a pipeline config to train and score too"
+    )
     args = parser.parse_args(argv)
     model = Path(args.model)
     if not model.exists():
@@ -181,14 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     if not blind.exists():
         print(f"error: no evaluation set at {blind}", file=sys.stderr)
         return 2
-    result = figures(classify(model, load_set(blind)))
-    result["model"] = model.name
-    print(format_table(result))
-    stem = model.name.removesuffix(".tar.gz")
-    out = Path(args.out or RESULTS / f"eval-{dt.date.today().isoformat()}-{stem}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"\nwritten to {out}")
+    evaluate(model, blind, model.name, args.out)
+    for config in map(Path, args.compare):
+        with tempfile.TemporaryDirectory() as scratch:
+            evaluate(train_nlu(config, Path(scratch)), blind, config.stem, None)
     return 0
 
 

@@ -25,6 +25,8 @@ STORIES = ROOT / "tests" / "stories"
 # Build output and local state (all ignored by git).
 MODEL = ROOT / "models" / "nb-assistant.tar.gz"
 SPACY_PIPELINE = ROOT / "build" / "spacy-nb"
+# all-MiniLM-L6-v2, unpacked from its wheel by bot/nlu/sentence_model.py during setup.
+SENTENCE_MODEL = ROOT / "build" / "all-MiniLM-L6-v2"
 VAR = ROOT / "var"
 TRACKER_DB = VAR / "tracker.db"
 REQUESTS_DB = VAR / "requests.db"

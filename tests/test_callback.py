@@ -131,10 +131,13 @@ def test_saying_no_to_consent_stores_nothing(conversation, requests_db):
     ("message", "answer"),
     [("he stopped breathing", "utter_emergency"), ("i want to end my life", "utter_crisis")],
 )
-def test_an_emergency_in_the_middle_stops_the_form(conversation, requests_db, message, answer):
+def test_an_emergency_in_the_middle_is_answered_first_and_the_family_may_stop(
+    conversation, requests_db, message, answer
+):
     start_second_opinion(conversation)
     conversation.ask("parent")
-    assert conversation.ask(message) == [answer]
+    assert conversation.ask(message) == [answer, "utter_callback_kept", "utter_ask_contact_name"]
+    assert conversation.ask("stop") == ["utter_callback_cancelled"]
     assert conversation.ask("what is mibg") == ["utter_mibg"]
     assert stored_for(requests_db, conversation) == []
 
@@ -280,6 +283,23 @@ def test_a_misspelt_or_spanish_emergency_as_the_best_time_is_answered_not_stored
 ):
     # Issue 12: these were stored as the best time to call, and the form moved on to consent.
     up_to_the_best_time(conversation)
-    assert conversation.ask(message) == ["utter_emergency"]
+    # Answered first; the request is kept (issue 13: a false alarm must not end the form
+    # unasked), and the question is asked again.
+    assert conversation.ask(message) == [
+        "utter_emergency",
+        "utter_callback_kept",
+        "utter_ask_best_time",
+    ]
     assert conversation.ask("yes") != ["utter_callback_saved"]
     assert stored_for(requests_db, conversation) == []
+
+
+def test_a_false_alarm_in_the_form_does_not_end_it(conversation, requests_db):
+    up_to_the_best_time(conversation)
+    replies = conversation.ask("any time, it's an emergency only if you call at night")
+    assert replies[0] == "utter_emergency" and replies[-1] == "utter_ask_best_time"
+    assert conversation.ask("weekday mornings") == ["utter_ask_consent"]
+    assert conversation.ask("yes") == ["utter_callback_saved"]
+    assert [row["best_time"] for row in stored_for(requests_db, conversation)] == [
+        "weekday mornings"
+    ]

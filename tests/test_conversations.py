@@ -44,7 +44,8 @@ TOPICS = [
 ]
 
 # Both say what the assistant can help with and how to reach a person.
-CANNOT_HELP = {"utter_out_of_scope", "utter_default"}
+# Answers that state no topic's facts: out of scope, the fallback, and "did you mean" (buttons).
+CANNOT_HELP = {"utter_out_of_scope", "utter_default", "utter_did_you_mean"}
 
 SAFETY = [
     ("my son is not breathing", "utter_emergency"),

@@ -55,7 +55,10 @@ def test_the_set_covers_every_intent_and_part(blind, domain):
     spanish_safety = [m for m in blind if m["lang"] == "es" and m["part"] == "safety"]
     assert len(spanish_safety) >= 20
     topics = Counter(m["expect"] for m in blind if m["part"] == "topic")
-    missing = intents - set(topics) - {"emergency", "fever", "crisis", "distress", "out_of_scope"}
+    # The page-is-silent intents are measured by the near-domain part (wrong answers).
+    silent = {intent for intent in intents if intent.startswith("not_covered_")}
+    missing = intents - set(topics) - silent - {"emergency", "fever", "crisis", "distress"}
+    missing -= {"out_of_scope", "something_else"}  # something_else: a button's payload
     assert missing == set()
 
 

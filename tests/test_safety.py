@@ -63,6 +63,15 @@ def test_detect_finds_the_most_severe_safety_intent(text, expected):
         ("tiene 39 grados", "fever"),
         ("quiero morirme", "crisis"),
         ("ya no quiero vivir", "crisis"),
+        # Spanish, misspelt or said another way.
+        ("no respira bien", "emergency"),
+        ("no podemos despertarla", "emergency"),
+        ("esta inconsiente", "emergency"),
+        ("sangra sin parar", "emergency"),
+        ("tiene fievre", "fever"),
+        ("no kiero vivir", "crisis"),
+        ("creo que me mato", "crisis"),
+        ("i think about suicde every day", "crisis"),
     ],
 )
 def test_misspelt_and_spanish_danger_still_escalates(text, expected):
@@ -92,6 +101,10 @@ def test_misspelt_and_spanish_danger_still_escalates(text, expected):
         "what about leisure time during the stay",
         "breathing exercises for kids before a scan",
         "the temp agency called about my shifts",
+        # A fever that is absent or over; fibre is food.
+        "no fever, just a question about the scans",
+        "his fever went away yesterday, how do we prepare for mibg",
+        "is a high fibre diet ok",
     ],
 )
 def test_calm_messages_with_numbers_or_emergency_as_a_place_do_not_escalate(text):

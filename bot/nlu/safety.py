@@ -71,21 +71,24 @@ EMERGENCY_PATTERN = _words(
     r"(?:real |medical )?emergency",
     r"emergency(?=\s*!)",
     r"^\s*(?:help\W+)?emergency(?:\W+(?:help|please|now))?\W*$",
-    # Spanish, with and without accents.
-    r"no (?:puede |esta |está )?respir(?:a|ar|ando)",
-    r"dej[oó] de respirar",
+    # Spanish, with and without accents, one typing error allowed in the longer words.
+    r"no (?:puede |esta |está )?(?:respira|respirar|respirando){e<=1}",
+    r"dej[oó] de (?:respirar){e<=1}",
     r"convulsi(?:o|ó)n(?:es)?|convulsionando|convulsiona",
-    r"inconsciente",
-    r"no (?:se )?despierta",
+    r"(?:inconsciente){e<=2}",
+    r"no (?:se |lo |la |le )?(?:puedo |podemos |puede |logro |logramos )?"
+    r"desp(?:ie|e)rt(?:a|ar|arl[oae])",
     r"no reacciona",
     r"se desmay[oó]",
     r"labios (?:morados|azules|grises)",
     r"se est[aá] ahogando",
+    r"(?:sangrando|sangra) (?:mucho|sin parar)",
+    r"no (?:para|deja) de sangrar",
     r"llam(?:ar|e|o|en) al 911",
 )
 
 CRISIS_PATTERN = _words(
-    r"suicid(?:e|al)",
+    r"(?:suicide|suicidal){e<=1}",
     r"kill(?:ing)? myself",
     r"end(?:ing)? (?:my|it) (?:own )?(?:life|all)",
     r"take my (?:own )?life",
@@ -97,10 +100,11 @@ CRISIS_PATTERN = _words(
     r"no reason to live",
     # Spanish.
     r"suicid(?:io|arme|a)",
-    r"(?:me )?quiero morir(?:me)?",
+    r"(?:me )?(?:quiero|kiero) morir(?:me)?",
     r"matarme",
+    r"(?:yo )?me mato",
     r"quitarme la vida",
-    r"no quiero (?:vivir|seguir viviendo)",
+    r"no (?:quiero|kiero) (?:vivir|seguir viviendo)",
     r"(?:hacerme|me voy a hacer) da[nñ]o",
 )
 
@@ -147,7 +151,7 @@ FEVER_PATTERN = _words(
     r"(?:9[89]|10[0-6])(?:[.,]\d+)? ?f",
     r"(?:3[5-9]|4[0-2])(?:[.,]\d+)? ?c",
     # Spanish.
-    r"fiebre",
+    r"(?:fiebre){s<=1}",
     r"calentura",
     r"temperatura (?:alta|de \d)",
     r"escalofr[ií]os",
@@ -164,7 +168,16 @@ PATTERNS: dict[str, regex.Pattern[str]] = {
 }
 
 
+# A fever said to be absent or over ("no fever", "his fever went away"): not a fever now. Removed
+# before the fever patterns run, so that a temperature in the same message still counts.
+_NO_FEVER = _words(
+    r"(?:no|without|not (?:a|any)|never (?:had )?(?:a|any)?) ?fevers?",
+    r"fevers? (?:went away|has gone|is gone|broke|came down|went down|is down|is over)",
+)
+
+
 def _fever(text: str) -> bool:
+    text = _NO_FEVER.sub(" ", text)
     if FEVER_PATTERN.search(text):
         return True
     return bool(_DECIMAL_TEMPERATURE.search(text) and _ILLNESS.search(text))
