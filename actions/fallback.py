@@ -6,9 +6,11 @@ two-stage fallback asks about one guess; here the two most likely topics are off
 ("Did you mean: How long is the stay? / Can others visit?") with "Something else", which leads
 to the honest fallback with the phone lines (data/rules/conversation.yml).
 
-A topic can be offered only when the domain already gives it a button title somewhere (the
-follow-up buttons of the answers), so each title has one home, domain.yml, and a topic without
-a reviewed title is never offered.
+Only questions are offered (intents starting with `ask_` or `not_covered_`, and "talk to a
+person"), never a form's answers such as "Yes, send it", and only when the domain already gives
+them a button title (the answers' follow-up buttons), so each title has one home, domain.yml.
+When a safety intent is among the likeliest, no topic is offered: the plain fallback, with its
+phone lines, is said instead.
 """
 
 from __future__ import annotations
@@ -21,25 +23,40 @@ from rasa_sdk.executor import CollectingDispatcher
 
 GUESSES = 2
 SOMETHING_ELSE = {"title": "Something else", "payload": "/something_else"}
+OFFERABLE_PREFIXES = ("ask_", "not_covered_")
+OFFERABLE = {"request_human"}
+# Intents for which a guess must not be offered as a topic (bot/nlu/safety.py, domain.yml).
+SAFETY = {"emergency", "fever", "crisis", "distress"}
+
+
+def offerable(intent: str) -> bool:
+    """Whether an intent is a question that may be offered as a guess."""
+    return intent.startswith(OFFERABLE_PREFIXES) or intent in OFFERABLE
 
 
 def topic_titles(domain: Mapping[str, Any]) -> dict[str, str]:
-    """Intent -> the button title the domain's responses give it (the first one found)."""
+    """Question intent -> the button title the domain's responses give it (the first found)."""
     titles: dict[str, str] = {}
     for variants in (domain.get("responses") or {}).values():
         for variant in variants or []:
             for button in variant.get("buttons") or []:
                 payload = str(button.get("payload") or "")
                 intent = payload.removeprefix("/")
-                if payload.startswith("/") and intent.isidentifier():
+                if payload.startswith("/") and intent.isidentifier() and offerable(intent):
                     titles.setdefault(intent, str(button.get("title")))
     return titles
 
 
 def best_guesses(ranking: Iterable[Mapping[str, Any]], titles: Mapping[str, str]) -> list[str]:
-    """The most likely intents that have a title, best first, at most GUESSES of them."""
-    guesses = [str(item.get("name")) for item in ranking if item.get("name") in titles]
-    return guesses[:GUESSES]
+    """The most likely intents that have a title, best first, at most GUESSES of them.
+
+    None when a safety intent is among the GUESSES likeliest (nlu_fallback aside): a message
+    that may be about danger is never answered with topic buttons.
+    """
+    names = [str(item.get("name")) for item in ranking if item.get("name") != "nlu_fallback"]
+    if SAFETY & set(names[:GUESSES]):
+        return []
+    return [name for name in names if name in titles][:GUESSES]
 
 
 class ActionDidYouMean(Action):

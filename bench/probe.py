@@ -1,6 +1,7 @@
 """Black-box robustness probe (issue 12): each row of the issue's table against a running assistant.
 
-`python -m bench.probe --url http://127.0.0.1:5005 [--sms-token TOKEN] [--label old]`
+`python -m bench.probe --url http://127.0.0.1:5005 [--label old]` (row 7 signs SMS requests with
+the auth token in TWILIO_AUTH_TOKEN, read from the environment so it is never on a command line)
 
 It speaks only HTTP (the REST, web and SMS channels), so the same probe runs against any version
 of the code, before and after the fix; it never imports bot/, whose modules differ between them.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import sys
 import threading
 import time
@@ -260,7 +262,7 @@ class Probe:
         """7: a MessageSid sent again from another number never gets the first number's reply."""
         name = "7 SMS same MessageSid"
         if not self.sms_token:
-            return [Row(name, "-", "no --sms-token given", "SKIP")]
+            return [Row(name, "-", "TWILIO_AUTH_TOKEN is not set", "SKIP")]
         try:
             with urllib.request.urlopen(f"{self.url}/webhooks/sms/", timeout=self.timeout):
                 pass
@@ -317,7 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the rows, prints one line each and a summary; 0 only when none failed."""
     parser = argparse.ArgumentParser(prog="python -m bench.probe", description=__doc__)
     parser.add_argument("--url", required=True, help="the Rasa server, e.g. http://127.0.0.1:5005")
-    parser.add_argument("--sms-token", help="the SMS channel's auth token (row 7; else SKIP)")
+    parser.add_argument(
+        "--sms-token",
+        default=os.environ.get("TWILIO_AUTH_TOKEN"),
+        help=argparse.SUPPRESS,  # the token comes from TWILIO_AUTH_TOKEN (never in `ps`)
+    )
     parser.add_argument("--sms-public-url", default="", help="SMS webhook URL as signed")
     parser.add_argument("--label", default="", help="a name for this run in the output")
     parser.add_argument("--no-actions", action="store_true", help="only row 8 (no action server)")

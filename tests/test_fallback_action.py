@@ -40,7 +40,7 @@ def test_the_two_likeliest_titled_topics_are_offered_with_something_else(domain)
     ranking = [
         ("nlu_fallback", 1.0),
         ("ask_mibg_stay_length", 0.31),
-        ("fever", 0.2),  # a safety intent has no title: never offered as a guess
+        ("affirm", 0.2),  # a form's answer ("Yes, send it"), never offered as a guess
         ("ask_mibg_visitors", 0.18),
         ("ask_mibg_room", 0.1),
     ]
@@ -53,13 +53,15 @@ def test_the_two_likeliest_titled_topics_are_offered_with_something_else(domain)
     ]
 
 
-def test_without_a_titled_guess_the_plain_fallback_is_said(domain):
-    (message,) = run(unsure([("nlu_fallback", 1.0), ("fever", 0.3)]), domain)
+def test_a_safety_intent_among_the_likeliest_gets_the_plain_fallback_not_topics(domain):
+    ranking = [("nlu_fallback", 1.0), ("ask_mibg", 0.3), ("fever", 0.25), ("ask_team", 0.2)]
+    (message,) = run(unsure(ranking), domain)
     assert message["response"] == "utter_default" and not message["buttons"]
 
 
 def test_every_title_comes_from_a_domain_button_and_names_a_domain_intent(domain):
     titles = topic_titles(domain)
     assert set(titles) <= set(domain["intents"])
+    assert not {"affirm", "deny", "stop_form", "request_callback"} & set(titles)
     assert titles["ask_mibg_stay_length"] == "How long is the stay?"
     assert best_guesses([{"name": "greet"}, {"name": "ask_mibg"}], titles) == ["ask_mibg"]

