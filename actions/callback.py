@@ -93,7 +93,7 @@ MAX_TEXT = 100
 # question (a topic intent at QUESTION_CONFIDENCE, or a question mark). Everything else is an
 # answer: the classifier guesses "fever" at about 0.55 for a phone number or "evenings after 6",
 # and such answers must not be lost.
-INTERRUPTING_INTENTS = {"emergency", "fever", "crisis", "distress", "stop_form", "ask_why_needed"}
+INTERRUPTING_INTENTS = {*safety.SAFETY_INTENTS, "stop_form", "ask_why_needed"}
 INTERRUPT_CONFIDENCE = 0.7
 QUESTION_CONFIDENCE = 0.8
 

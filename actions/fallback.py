@@ -21,17 +21,17 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.callback import QUESTION_PREFIXES
+from bot.nlu.safety import SAFETY_INTENTS
+
 GUESSES = 2
 SOMETHING_ELSE = {"title": "Something else", "payload": "/something_else"}
-OFFERABLE_PREFIXES = ("ask_", "not_covered_")
 OFFERABLE = {"request_human"}
-# Intents for which a guess must not be offered as a topic (bot/nlu/safety.py, domain.yml).
-SAFETY = {"emergency", "fever", "crisis", "distress"}
 
 
 def offerable(intent: str) -> bool:
     """Whether an intent is a question that may be offered as a guess."""
-    return intent.startswith(OFFERABLE_PREFIXES) or intent in OFFERABLE
+    return intent.startswith(QUESTION_PREFIXES) or intent in OFFERABLE
 
 
 def topic_titles(domain: Mapping[str, Any]) -> dict[str, str]:
@@ -54,7 +54,7 @@ def best_guesses(ranking: Iterable[Mapping[str, Any]], titles: Mapping[str, str]
     that may be about danger is never answered with topic buttons.
     """
     names = [str(item.get("name")) for item in ranking if item.get("name") != "nlu_fallback"]
-    if SAFETY & set(names[:GUESSES]):
+    if SAFETY_INTENTS & set(names[:GUESSES]):
         return []
     return [name for name in names if name in titles][:GUESSES]
 

@@ -319,17 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the rows, prints one line each and a summary; 0 only when none failed."""
     parser = argparse.ArgumentParser(prog="python -m bench.probe", description=__doc__)
     parser.add_argument("--url", required=True, help="the Rasa server, e.g. http://127.0.0.1:5005")
-    parser.add_argument(
-        "--sms-token",
-        default=os.environ.get("TWILIO_AUTH_TOKEN"),
-        help=argparse.SUPPRESS,  # the token comes from TWILIO_AUTH_TOKEN (never in `ps`)
-    )
     parser.add_argument("--sms-public-url", default="", help="SMS webhook URL as signed")
     parser.add_argument("--label", default="", help="a name for this run in the output")
     parser.add_argument("--no-actions", action="store_true", help="only row 8 (no action server)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     args = parser.parse_args(argv)
-    probe = Probe(args.url, args.timeout, args.sms_token, args.sms_public_url)
+    probe = Probe(args.url, args.timeout, os.environ.get("TWILIO_AUTH_TOKEN"), args.sms_public_url)
     rows: list[Callable[[], list[Row]]] = (
         [probe.emergency_without_actions]
         if args.no_actions

@@ -76,7 +76,7 @@ class SentenceEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text; texts of similar length are batched together to pad less."""
-        vectors = np.zeros((len(texts), 384), dtype=np.float32)
+        vectors = np.zeros((len(texts), self._model.config.hidden_size), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), BATCH_SIZE):
             batch = order[start : start + BATCH_SIZE]

@@ -32,6 +32,8 @@ FEVER = "fever"
 
 # Most severe first: a message that matches several gets the most urgent answer.
 SEVERITY: dict[str, int] = {EMERGENCY: 3, CRISIS: 2, FEVER: 1}
+# Every intent whose answer is an escalation (distress is left to the classifier: no pattern).
+SAFETY_INTENTS = frozenset({*SEVERITY, "distress"})
 
 _FLAGS = regex.IGNORECASE
 
