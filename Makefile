@@ -101,7 +101,7 @@ BENCH_CONFIGS ?= config.yml
 bench: setup ## Measure config.yml against Rasa's default pipeline; writes bench/results/<date>.json.
 	$(PY) -m bench.run $(BENCH_CONFIGS) $(BENCH_ARGS)
 
-probe: setup ## Attack a running assistant over HTTP, one line per row of issue 12 (PROBE_ARGS="--url URL").
+probe: setup ## Attack a running assistant (started with --rest) over HTTP, one line per row of issue 12 (PROBE_ARGS="--url URL").
 	$(PY) -m bench.probe $(PROBE_ARGS)
 
 profile: setup ## Sample the Rasa server with py-spy under load (PROFILE_ARGS="--rate 40").

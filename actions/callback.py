@@ -20,24 +20,13 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.callbacks.form import CANCEL_ACTION, FORM, FORM_SLOTS, SUBMIT_ACTION
 from bot.callbacks.store import CallbackRequest, RequestStore, StorageError, default_store
 from bot.center.config import center_config
 from bot.nlu import safety
 
 logger = logging.getLogger(__name__)
 
-FORM = "callback_form"
-FORM_SLOTS = [
-    "request_type",
-    "relationship",
-    "contact_name",
-    "phone",
-    "email",
-    "best_time",
-    "treating_hospital",
-    "country",
-    "consent",
-]
 # Asked only for the request types that need them.
 CONDITIONAL_SLOTS = {
     "treating_hospital": {"second_opinion", "referral"},
@@ -379,7 +368,7 @@ class ActionSubmitCallback(Action):
 
     def name(self) -> str:
         """Run by the rule that follows a completed `callback_form`."""
-        return "action_submit_callback"
+        return SUBMIT_ACTION
 
     def store(self) -> RequestStore:
         """The configured request store (SQLite by default)."""
@@ -414,7 +403,7 @@ class ActionCancelCallback(Action):
 
     def name(self) -> str:
         """Run by the cancel rule after the form is deactivated."""
-        return "action_cancel_callback"
+        return CANCEL_ACTION
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -1,7 +1,9 @@
 """Black-box robustness probe (issue 12): each row of the issue's table against a running assistant.
 
 `python -m bench.probe --url http://127.0.0.1:5005 [--label old]` (row 7 signs SMS requests with
-the auth token in TWILIO_AUTH_TOKEN, read from the environment so it is never on a command line)
+the auth token in TWILIO_AUTH_TOKEN, read from the environment so it is never on a command line).
+Start today's assistant with `python -m bot run --rest`: the REST channel it probes is off as
+shipped.
 
 It speaks only HTTP (the REST, web and SMS channels), so the same probe runs against any version
 of the code, before and after the fix; it never imports bot/, whose modules differ between them.

@@ -81,7 +81,11 @@ def profile(rate: float, seconds: float, model: Path, top: int) -> str:
     with tempfile.TemporaryDirectory(prefix="nb-profile-") as scratch:
         work = Path(scratch)
         settings = RunSettings(
-            port=free_port(), action_port=free_port(), model=model, tracker_db=work / "tracker.db"
+            port=free_port(),
+            action_port=free_port(),
+            model=model,
+            tracker_db=work / "tracker.db",
+            rest=True,
         )
         with Servers(settings) as servers:
             servers.start(timeout=600, log_dir=work)

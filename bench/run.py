@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import json
 import random
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -153,11 +154,11 @@ def sample_messages(count: int = 200, senders: int = 400) -> list[dict]:
     ]
 
 
-def _fallback_rate(url: str) -> float:
+def _fallback_rate(settings: RunSettings) -> float:
     messages = [line for line in HELDOUT.read_text().splitlines() if line.strip()]
     handled = 0
     for text in messages:
-        intent = post_json(f"{url}/model/parse", {"text": text})["intent"]["name"]
+        intent = post_json(settings.api("/model/parse"), {"text": text})["intent"]["name"]
         handled += intent in {"nlu_fallback", "out_of_scope"}
     return handled / len(messages)
 
@@ -169,7 +170,9 @@ def _start(model: Path, work: Path, run: int) -> tuple[Servers, float]:
         action_port=5255,
         model=model,
         tracker_db=work / f"tracker-{run}.db",
+        rest=True,
         enable_api=True,
+        api_token=secrets.token_urlsafe(24),
     )
     servers = Servers(settings)
     started = time.perf_counter()
@@ -192,7 +195,7 @@ def serving(model: Path, work: Path, plan: Plan, endpoint: str) -> dict[str, Any
     try:
         url = servers.settings.url
         payloads = sample_messages()
-        fallback = _fallback_rate(url)
+        fallback = _fallback_rate(servers.settings)
         runs = [
             run_open_loop(url + endpoint, payloads, plan.rate, plan.load_seconds).summary()
             for _ in range(plan.repeats)

@@ -5,6 +5,7 @@ Commands:
   content-check  check every response's provenance and print its reading grade
   cv-report      print per-intent F1 from a `rasa test nlu --cross-validation` output folder
   requests       callback requests for staff: list, show, handled, export, deliver
+  conversations  the conversation store: purge old conversations, forget one
   story-report   write summary.md for a `rasa test core` output folder (`make test-stories`)
   story export   write a stored conversation as a test story
   chat           talk to the assistant in the terminal (`rasa shell`, action server started)
@@ -14,13 +15,15 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 from bot.callbacks import cli as requests_cli
 from bot.center.config import ConfigError, center_config
-from bot.runtime.launcher import RunSettings, Servers, fictional_warning
+from bot.conversations import cli as conversations_cli
+from bot.runtime.launcher import API_TOKEN_ENV, RunSettings, Servers, fictional_warning
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -37,7 +40,9 @@ def _run(args: argparse.Namespace) -> int:
         port=args.port,
         action_port=args.action_port,
         tracker_db=Path(args.tracker_db).resolve(),
+        rest=args.rest,
         enable_api=args.enable_api,
+        api_token=os.environ.get(API_TOKEN_ENV, ""),
     )
     if args.model:
         settings.model = Path(args.model).resolve()
@@ -48,12 +53,17 @@ def _run(args: argparse.Namespace) -> int:
         except RuntimeError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
+        rest = (
+            f"  REST channel (testing): POST {settings.url}/webhooks/rest/webhook "
+            '{"sender": "me", "message": "what is relapse?"}\n'
+            if settings.rest
+            else ""
+        )
         print(
             f"\nThe assistant is ready after {time.monotonic() - started:.0f} s.\n"
-            f"  REST channel: POST {settings.url}/webhooks/rest/webhook "
-            '{"sender": "me", "message": "what is relapse?"}\n'
             f"  Website chat: {settings.url}/chat  (embed on a page: "
             f'<script src="{settings.url}/chat/widget.js" defer></script>)\n'
+            f"{rest}"
             f"  Conversations are kept in {settings.tracker_db}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
@@ -160,9 +170,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="trained model (default: models/nb-assistant.tar.gz)")
     run.add_argument("--tracker-db", default=str(defaults.tracker_db), help="SQLite file")
     run.add_argument(
+        "--rest",
+        action="store_true",
+        help="also start Rasa's REST channel (unauthenticated: tests and probes only)",
+    )
+    run.add_argument(
         "--enable-api",
         action="store_true",
-        help="enable Rasa's HTTP API (unauthenticated: loopback testing only)",
+        help=f"enable Rasa's HTTP API, on loopback only, with the token in ${API_TOKEN_ENV}",
     )
     run.set_defaults(handler=_run)
 
@@ -194,7 +209,8 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("--model", help="trained model (default: models/nb-assistant.tar.gz)")
     chat.set_defaults(handler=_chat)
 
-    requests_cli.add_parser(commands)
+    requests_cli.add_parser(commands, daily=conversations_cli.daily_purge)
+    conversations_cli.add_parser(commands)
     return root
 
 

@@ -21,6 +21,8 @@ ACTIONS = ROOT / "actions"
 # The Rasa server's own code (it sends some responses itself: the disclaimer, the apology).
 RUNTIME = ROOT / "bot" / "runtime"
 STORIES = ROOT / "tests" / "stories"
+# Rasa's REST channel (unauthenticated): only for tests, probes and benchmarks, never shipped on.
+REST_CREDENTIALS = ROOT / "tests" / "credentials.rest.yml"
 
 # Build output and local state (all ignored by git).
 MODEL = ROOT / "models" / "nb-assistant.tar.gz"

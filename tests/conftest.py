@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -90,7 +91,9 @@ def server_settings(model: Path, folder: Path) -> RunSettings:
         action_port=free_port(),
         model=model,
         tracker_db=folder / "tracker.db",
+        rest=True,
         enable_api=True,
+        api_token=secrets.token_urlsafe(24),
     )
     settings.extra_env.update(channel_env(settings, folder))
     return settings
@@ -130,14 +133,18 @@ class Conversation:
         url = f"{self.settings.url}/webhooks/rest/webhook"
         self.last_messages = http_json(url, {"sender": self.sender, "message": text})
 
+    def tracker(self) -> dict[str, Any]:
+        """The whole stored conversation, as Rasa's HTTP API gives it."""
+        url = self.settings.api(f"/conversations/{self.sender}/tracker?include_events=ALL")
+        return http_json(url)
+
     def bot_events(self) -> list[dict[str, Any]]:
         """Every bot utterance stored in the tracker, with its metadata (provenance).
 
         Fetching the tracker of a new conversation starts its session, so call this only after
         the first message.
         """
-        url = f"{self.settings.url}/conversations/{self.sender}/tracker?include_events=ALL"
-        return [e for e in http_json(url)["events"] if e["event"] == "bot"]
+        return [e for e in self.tracker()["events"] if e["event"] == "bot"]
 
     def ask(self, text: str) -> list[str]:
         """Sends a message; returns the names of the responses the bot answered with."""

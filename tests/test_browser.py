@@ -25,7 +25,7 @@ from tests.browser_support import (
     ChatPage,
     playwright_installed,
 )
-from tests.conftest import Conversation, free_port, require
+from tests.conftest import Conversation, free_port, http_json, require
 
 SETTINGS = WebSettings.parse(
     yaml.safe_load(paths.CREDENTIALS.read_text())["bot.channels.web.WebInput"]
@@ -161,6 +161,38 @@ def test_new_chat_starts_a_new_conversation(chat):
     chat.page.get_by_role("button", name="New chat").click()
     assert chat.transcript() == []
     assert len(chat.ask("what is relapse")) == 2  # a new session opens with the disclaimer
+
+
+def test_delete_this_conversation_erases_it_here_and_on_the_server(chat, assistant):
+    chat.ask("my son Theo relapsed in march, what happens now")
+    session = chat.page.evaluate("() => localStorage.getItem('nb-chat-session')")
+    sender = f"web-{session}"
+    tracker_url = assistant.api(f"/conversations/{sender}/tracker")
+    assert "Theo" in str(http_json(tracker_url)["events"])
+
+    dialogs: list[str] = []
+
+    def decide(dialog: Any, accept: bool) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    delete = chat.page.get_by_role("button", name="Delete this conversation")
+    chat.page.once("dialog", lambda dialog: decide(dialog, accept=False))
+    delete.click()
+    assert "callback request you already sent is kept" in dialogs[0]
+    assert chat.transcript() != []  # "Cancel" keeps everything
+
+    chat.page.once("dialog", lambda dialog: decide(dialog, accept=True))
+    delete.click()
+    status = chat.page.locator("#typing")
+    status.filter(has_text="was deleted").wait_for(timeout=WAIT_MS)
+    assert status.get_attribute("role") == "status"  # announced to screen readers
+    assert chat.transcript() == []
+    assert chat.page.evaluate("() => localStorage.getItem('nb-chat-session')") is None
+    assert "Theo" not in str(http_json(tracker_url)["events"])
+    chat.page.reload()
+    chat.wait_for_history()
+    assert chat.transcript() == []
 
 
 # --- bad input and failures --------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The blind evaluation set (tests/eval/blind.yml) stays blind, complete and readable."""
+"""The blind evaluation sets (tests/eval/blind.yml, second.yml) stay blind, complete, readable."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 import yaml
 
-from bench.eval import Case, figures, load_set
+from bench.eval import EVAL_SETS, SECOND_SET, Case, figures, load_set
 from bot import paths
 
 PARTS = {"topic", "safety", "calm", "near_domain", "unrelated"}
@@ -37,11 +37,21 @@ def blind() -> list[dict]:
     return load_set()
 
 
-def test_no_evaluation_text_is_in_the_training_data(blind):
+@pytest.mark.parametrize("path", EVAL_SETS, ids=lambda path: path.name)
+def test_no_evaluation_text_is_in_the_training_data(path):
     trained = training_texts()
     assert len(trained) > 1000
-    leaked = [m["text"] for m in blind if _normal(m["text"]) in trained]
+    leaked = [m["text"] for m in load_set(path) if _normal(m["text"]) in trained]
     assert leaked == []
+
+
+def test_the_second_set_is_new_and_covers_every_part(blind, domain):
+    second = load_set(SECOND_SET)
+    first = {_normal(m["text"]) for m in blind}
+    assert [m["text"] for m in second if _normal(m["text"]) in first] == []
+    assert {m["part"] for m in second} == PARTS
+    assert {m["expect"] for m in second} <= set(domain["intents"])
+    assert len(second) >= 250
 
 
 def test_the_set_covers_every_intent_and_part(blind, domain):

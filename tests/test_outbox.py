@@ -19,7 +19,7 @@ import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from bot.callbacks.outbox import Backoff, check_settings, deliver_due, message_id
+from bot.callbacks.outbox import Backoff, check_settings, deliver_due, message_id, run_forever
 from bot.callbacks.store import RequestStore
 from bot.center.config import DEFAULT_PATH, ConfigError, DeliveryConfig, load_center_config
 from bot.paths import ROOT
@@ -384,6 +384,15 @@ def test_a_full_delivery_section_is_read(tmp_path: Path) -> None:
             "starttls: true",
         ),
         ({"username": "nb", "starttls": True}, "password_env"),
+        (
+            {
+                "smtp_host": "smtp.x.internal",
+                "from_address": FROM_ADDRESS,
+                "staff_inbox": STAFF_INBOX,
+            },
+            "need TLS: set starttls: true",
+        ),
+        ({"starttls": True, "tls": True}, "not both"),
     ],
 )
 def test_a_wrong_delivery_section_is_refused_at_start_up(
@@ -391,3 +400,33 @@ def test_a_wrong_delivery_section_is_refused_at_start_up(
 ) -> None:
     with pytest.raises(ConfigError, match=problem):
         load_center_config(_config_with(tmp_path, delivery))
+
+
+def test_the_delivery_service_runs_its_daily_task_at_start_then_once_a_day(store, sink):
+    """The retention purge rides on the long-running delivery service (`daily`); a failing
+    task is logged and delivery goes on."""
+    now = [0.0]
+    runs: list[float] = []
+    stop = threading.Event()
+
+    def daily() -> None:
+        runs.append(now[0])
+        if len(runs) == 2:
+            raise RuntimeError("tracker store down")
+
+    rounds = iter(range(8))
+
+    def clock() -> float:
+        return now[0]
+
+    def on_report(report: Any) -> None:
+        now[0] += 6 * 3600  # each round, a quarter of a day passes
+        if next(rounds, None) is None:
+            stop.set()
+
+    store.save(second_opinion())
+    run_forever(
+        store, settings(sink.port), stop, interval=0, on_report=on_report, daily=daily, clock=clock
+    )
+    assert runs == [0.0, 24 * 3600.0, 48 * 3600.0]
+    assert len(sink.message_ids()) == 1

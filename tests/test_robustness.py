@@ -45,7 +45,8 @@ def answered(settings: RunSettings, text: str = "what is mibg therapy") -> list[
 
 
 def responses(settings: RunSettings, sender: str) -> list[str]:
-    tracker = call(settings, f"/conversations/{sender}/tracker?include_events=ALL").body
+    path = settings.api_path(f"/conversations/{sender}/tracker?include_events=ALL")
+    tracker = call(settings, path).body
     return [e["metadata"].get("utter_action") for e in tracker["events"] if e["event"] == "bot"]
 
 
@@ -102,7 +103,7 @@ def test_rest_conversations_are_always_on_the_rest_channel(assistant):
     sender = f"t-{uuid.uuid4().hex}"
     payload = {"sender": sender, "message": "hello", "input_channel": "web", "metadata": {"x": 1}}
     assert rest(assistant, json.dumps(payload).encode())[0] == 200
-    tracker = call(assistant, f"/conversations/{sender}/tracker").body
+    tracker = call(assistant, assistant.api_path(f"/conversations/{sender}/tracker")).body
     user = [e for e in tracker["events"] if e["event"] == "user"]
     assert user[-1]["input_channel"] == "rest"
     assert "x" not in user[-1]["metadata"]  # the client's metadata is not stored

@@ -72,6 +72,15 @@ def test_detect_finds_the_most_severe_safety_intent(text, expected):
         ("no kiero vivir", "crisis"),
         ("creo que me mato", "crisis"),
         ("i think about suicde every day", "crisis"),
+        ("some nights i think about ending it", "crisis"),
+        ("i just want to end it all", "crisis"),
+        ("my son says he wants to kill himself", "crisis"),
+        ("my teen told me she wants to hurt herself", "crisis"),
+        ("i found out she has been cutting herself", "crisis"),
+        # A fever-level temperature at the end of a sentence.
+        ("after chemo yesterday the thermometer read 38.4. what now", "fever"),
+        ("he feels hot, 101.6.", "fever"),
+        ("i dont want to wake up tomorrow", "crisis"),
         # A fever that came down and returned, or is described, is still a fever.
         ("His fever is over 39", "fever"),
         ("the fever went down after motrin but came back tonight", "fever"),
@@ -79,6 +88,20 @@ def test_detect_finds_the_most_severe_safety_intent(text, expected):
         ("she's never had a fever like this before", "fever"),
         ("oh no fever again, what do we do", "fever"),
         ("no fever reducer is bringing it down", "fever"),
+        # History that is happening again, or a danger that does not depend on the tense.
+        ("he had seizures as a baby and now he is having one", "emergency"),
+        ("history of seizures, she is seizing right now", "emergency"),
+        ("last year she had a fever in the mibg room, today her temp is 39.4", "fever"),
+        ("she had a fever 2 weeks ago and it came back", "fever"),
+        ("one seizure in 2021, and he just had another", "emergency"),
+        ("in 2022 he stopped breathing for a moment during a scan", "emergency"),
+        ("tuvo convulsiones hace un año y hoy otra vez", "emergency"),
+        ("fevers during frontline, none since, but now he has a fever on chemo", "fever"),
+        ("asthma in the past, now she cant catch her breath", "emergency"),
+        ("my toddler got into the full box of his sister's meds", "emergency"),
+        ("he swallowed a button battery from the remote", "emergency"),
+        ("i think she drank some bleach", "emergency"),
+        ("se tomó un frasco entero de pastillas", "emergency"),
     ],
 )
 def test_misspelt_and_spanish_danger_still_escalates(text, expected):
@@ -115,6 +138,23 @@ def test_misspelt_and_spanish_danger_still_escalates(text, expected):
         "ahora está consciente y tranquilo",
         "tratamos de no despertarlo por la noche",
         "me mato trabajando",
+        # A seizure or a fever told as history.
+        "he had febrile seizures as a toddler, does that matter for trials",
+        "she has a history of seizures, can she still be in the trial",
+        "there was one convulsion in 2018 and none since",
+        "her fever broke on sunday and she is back to normal, when is the next scan",
+        "tuvo una convulsión hace dos años, ¿puede recibir mibg?",
+        "a febrile seizure at age 2, none since. the cancer is back, what happens next",
+        "lots of fevers during frontline, all fine now. what is bridge chemo",
+        # Swallowing in its everyday sense.
+        "she swallowed her pills without a fuss today",
+        "he took a whole day off school for the scan",
+        # A normal temperature.
+        "temp 98.6 after chemo, he seems fine. what is bridge chemo",
+        "her temperature was 37.2 at the clinic",
+        "36.8 degrees this morning",
+        "she fell off her bike and hurt herself, can she still have the scan",
+        "can he swallow the chemo capsules or do they come as a liquid",
     ],
 )
 def test_calm_messages_with_numbers_or_emergency_as_a_place_do_not_escalate(text):

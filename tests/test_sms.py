@@ -126,7 +126,7 @@ class Phone:
 
     def tracker(self) -> dict[str, Any]:
         """The conversation as the Rasa server stores it (the HTTP API is on in tests)."""
-        return http_json(f"{self.settings.url}/conversations/{self.sender}/tracker")
+        return http_json(self.settings.api(f"/conversations/{self.sender}/tracker"))
 
     def user_texts(self) -> list[str]:
         """What reached the conversation, in order."""
@@ -555,3 +555,40 @@ def test_store_gives_up_a_claim_and_takes_over_one_left_unanswered(tmp_path):
     store.abandon("SM1", "sms-a")
     assert store.begin("SM1", "sms-a").reply == ["answer"]
     store.close()
+
+
+# --- FORGET ------------------------------------------------------------------------------------
+
+
+def test_forget_erases_the_conversation_replies_and_list_but_keeps_the_opt_out(assistant):
+    phone = Phone(assistant)
+    first = phone.form("what is mibg")
+    assert phone.post(first).texts  # a numbered list of follow-up questions comes with it
+    assert phone.user_texts() == ["what is mibg"]
+
+    (confirmation,) = phone.text("Forget me")
+    assert "deleted" in confirmation and "kept" in confirmation
+    assert CENTER["emergency_number"] in confirmation
+    assert phone.user_texts() == []
+    store = SmsStore.open(assistant.extra_env["SMS_DB"])
+    try:
+        # The earlier reply is gone: a retry of that MessageSid is a new message now.
+        assert store.begin(first["MessageSid"], phone.sender).reply is None
+        store.abandon(first["MessageSid"], phone.sender)
+        assert store.begin(f"SM{uuid.uuid4().hex}", phone.sender).menu == []
+    finally:
+        store.close()
+    # "1" no longer picks an old button: the numbered list was forgotten too.
+    phone.text("1")
+    assert phone.user_texts() == ["1"]
+
+    # An opted-out number is erased as well, gets no text, and stays opted out.
+    assert phone.text("STOP")
+    assert phone.text("FORGET") == []
+    assert phone.text("what is mibg") == []
+    assert phone.user_texts() == []
+
+
+def test_forget_is_only_the_whole_message(phone):
+    phone.text("please dont forget to call me")
+    assert phone.user_texts() == ["please dont forget to call me"]

@@ -350,3 +350,43 @@ def test_history_shows_button_titles_and_the_disclaimer_after_the_first_message(
 def test_a_template_naming_an_unknown_detail_fails_at_start():
     with pytest.raises(ValueError, match="phone_typo"):
         render_page("<p>{{phone_typo}}</p>", center_config(), 1000, 20)
+
+
+# --- "Delete this conversation" ----------------------------------------------------------------
+
+
+def _stored_texts(settings: RunSettings, sender: str) -> list[str]:
+    """What the family typed, as stored (reading a conversation that is not there starts one,
+    with its disclaimer, so only the family's messages are compared)."""
+    tracker = call(settings, settings.api_path(f"/conversations/{sender}/tracker")).body
+    return [e.get("text") or "" for e in tracker["events"] if e["event"] == "user"]
+
+
+def test_delete_this_conversation_erases_it_from_the_tracker_store(assistant):
+    session = send(assistant, "my daughter Ana relapsed, what does that mean").body["session"]
+    other = send(assistant, "what is mibg therapy").body["session"]
+    assert any("Ana" in text for text in _stored_texts(assistant, f"web-{session}"))
+
+    reply = call(assistant, "/webhooks/web/forget", {}, headers={"X-Chat-Session": session})
+    assert reply.status == 200 and reply.body["session"] is None
+    assert "callback request you already sent is kept" in reply.body["message"]
+    assert _stored_texts(assistant, f"web-{session}") == []
+    history = call(assistant, "/webhooks/web/history", headers={"X-Chat-Session": session})
+    assert history.body["messages"] == []
+    # Only that conversation: another family's is untouched.
+    assert _stored_texts(assistant, f"web-{other}")
+    # The same session id may start again, as a new conversation.
+    again = send(assistant, "what is mibg therapy", session)
+    assert again.status == 200 and again.body["messages"]
+
+
+def test_delete_needs_a_valid_session_and_an_allowed_origin(assistant):
+    bad = call(assistant, "/webhooks/web/forget", {}, headers={"X-Chat-Session": "short"})
+    assert bad.status == 400 and bad.body["error"] == "bad_session"
+    foreign = call(
+        assistant,
+        "/webhooks/web/forget",
+        {},
+        headers={"X-Chat-Session": "a" * 32, "Origin": "https://evil.example"},
+    )
+    assert foreign.status == 403

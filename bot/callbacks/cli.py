@@ -266,7 +266,7 @@ def _deliver(args: argparse.Namespace, store: RequestStore) -> int:
         flush=True,
     )
     try:
-        outbox.run_forever(store, config, stop, interval=args.interval)
+        outbox.run_forever(store, config, stop, interval=args.interval, daily=args.daily)
     except KeyboardInterrupt:
         pass
     return OK
@@ -304,8 +304,13 @@ def _guarded(handler: Handler) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-def add_parser(commands: Any) -> None:
-    """Adds `requests` and its subcommands to the `python -m bot` parser."""
+def add_parser(commands: Any, daily: Callable[[], None] | None = None) -> None:
+    """Adds `requests` and its subcommands to the `python -m bot` parser.
+
+    `daily` is what the long-running `deliver` service does once a day besides delivering (the
+    conversation store's retention purge); it is passed in because that store is not this
+    package's concern.
+    """
     requests = commands.add_parser(
         "requests",
         help="callback requests: list, show, mark handled, export, deliver",
@@ -341,7 +346,7 @@ def add_parser(commands: Any) -> None:
     deliver = sub.add_parser("deliver", help="e-mail pending requests to the staff inbox")
     deliver.add_argument("--once", action="store_true", help="deliver what is due, then exit")
     deliver.add_argument("--interval", type=float, default=30.0, help="seconds between rounds")
-    deliver.set_defaults(handler=_guarded(_deliver))
+    deliver.set_defaults(handler=_guarded(_deliver), daily=daily)
 
     purge = sub.add_parser("purge", help="delete requests handled long ago")
     purge.add_argument("--older-than", type=int, required=True, metavar="DAYS")

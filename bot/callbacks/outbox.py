@@ -22,6 +22,7 @@ import logging
 import smtplib
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +39,8 @@ from bot.callbacks.store import (
 from bot.center.config import ConfigError, DeliveryConfig
 
 logger = logging.getLogger(__name__)
+
+DAY_SECONDS = 24 * 3600.0
 
 BATCH_SIZE = 20
 SMTP_TIMEOUT = 30.0
@@ -161,7 +164,14 @@ def compose(request: StoredRequest, config: DeliveryConfig, now: datetime) -> Em
 
 def _connect(config: DeliveryConfig, timeout: float) -> smtplib.SMTP:
     password = config.password()
-    smtp = smtplib.SMTP(config.smtp_host or "", config.smtp_port, timeout=timeout)
+    host = config.smtp_host or ""
+    smtp = (
+        smtplib.SMTP_SSL(
+            host, config.smtp_port, timeout=timeout, context=ssl.create_default_context()
+        )
+        if config.tls
+        else smtplib.SMTP(host, config.smtp_port, timeout=timeout)
+    )
     try:
         smtp.ehlo()
         if config.starttls:
@@ -297,14 +307,22 @@ def run_forever(
     *,
     interval: float = 30.0,
     on_report: Callable[[DeliveryReport], None] | None = None,
+    daily: Callable[[], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Delivers every `interval` seconds until `stop` is set.
 
     A database failure is logged and the next round tries again: the worker must outlive a
-    database restart. A configuration problem stops it at once.
+    database restart. A configuration problem stops it at once. `daily` (the conversation
+    store's retention purge, given by `python -m bot`) runs at start and then once a day; its
+    failure is logged and never stops delivery.
     """
     check_settings(config)
+    next_daily = clock()
     while not stop.is_set():
+        if daily is not None and clock() >= next_daily:
+            next_daily = clock() + DAY_SECONDS
+            _run_daily(daily)
         try:
             report = deliver_due(store, config)
         except StorageError as error:
@@ -313,3 +331,10 @@ def run_forever(
             if on_report:
                 on_report(report)
         stop.wait(interval)
+
+
+def _run_daily(task: Callable[[], None]) -> None:
+    try:
+        task()
+    except Exception as error:  # noqa: BLE001 - housekeeping must never stop delivery
+        logger.error("daily housekeeping failed, trying again tomorrow: %s", error)

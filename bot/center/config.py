@@ -7,7 +7,8 @@ family.
 
 The optional `delivery:` section says where callback requests are stored and how they reach the
 staff inbox (`bot.callbacks.store`, `bot.callbacks.outbox`). It holds no secret: the SMTP
-password is read from the environment variable the section names.
+password is read from the environment variable the section names. The optional `privacy:`
+section says how long conversations are kept (`bot.conversations`).
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ class DeliveryConfig(StrictSettings):
     requests_db: str = DEFAULT_REQUESTS_DB
     smtp_host: str | None = None
     smtp_port: StrictInt = 25
-    starttls: StrictBool = False
+    starttls: StrictBool = False  # upgrade the connection with STARTTLS (port 587)
+    tls: StrictBool = False  # TLS from the first byte (SMTPS, port 465)
     username: str | None = None
     password_env: str | None = None
     from_address: str | None = None
@@ -214,12 +216,25 @@ class DeliveryConfig(StrictSettings):
 
     @root_validator(skip_on_failure=True)
     def _complete_and_safe(cls, values: dict[str, Any]) -> dict[str, Any]:
-        """SMTP settings come together, and a login never crosses the network in clear text."""
+        """SMTP settings come together, and nothing crosses the network in clear text.
+
+        Every staff e-mail carries a family's name and phone number, so a mail server other than
+        this machine is reached over TLS (STARTTLS or SMTPS) or not at all.
+        """
         required = ("smtp_host", "from_address", "staff_inbox")
         present = [key for key in required if values.get(key)]
         if present and len(present) < len(required):
             missing = [key for key in required if not values.get(key)]
             raise ValueError(f"{', '.join(missing)} missing (needed with {present[0]})")
+        if values.get("starttls") and values.get("tls"):
+            raise ValueError("set starttls or tls, not both")
+        host = values.get("smtp_host")
+        encrypted = values.get("starttls") or values.get("tls")
+        if host and host not in _LOOPBACK and not encrypted:
+            raise ValueError(
+                f"smtp_host {host} is not this machine, so the e-mails (a family's name and "
+                "phone number) need TLS: set starttls: true (port 587) or tls: true (port 465)"
+            )
         if values.get("username"):
             if not _ENV_NAME.fullmatch(values.get("password_env") or ""):
                 raise ValueError(
@@ -304,6 +319,19 @@ class SafetySection(_Details):
     crisis_line: str
 
 
+class PrivacyConfig(StrictSettings):
+    """`privacy:` how long what families type is kept (bot.conversations)."""
+
+    # Conversations whose last message is older than this are deleted from the tracker store.
+    retention_days: StrictInt = 30
+
+    @validator("retention_days")
+    def _at_least_a_day(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be 1 day or more")
+        return value
+
+
 class CenterFile(StrictSettings):
     """center.yml as a whole."""
 
@@ -312,6 +340,7 @@ class CenterFile(StrictSettings):
     links: LinksSection
     safety: SafetySection
     delivery: DeliveryConfig = DeliveryConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
 
     @root_validator(skip_on_failure=True)
     def _phones_for_display(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -333,6 +362,7 @@ class CenterConfig:
     phone_region: str
     path: Path
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
     def provenance_key(self, slot: str) -> str:
         """The `config:<section>.<key>` reference for a slot."""
@@ -368,6 +398,7 @@ def parse_center_config(data: Mapping[str, Any], path: Path) -> CenterConfig:
         phone_region=parsed.center.phone_region,
         path=path,
         delivery=parsed.delivery,
+        privacy=parsed.privacy,
     )
 
 

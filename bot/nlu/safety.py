@@ -13,6 +13,8 @@ answer. So the patterns are precise where words have calm meanings:
   from a bare number (an age, a year, a room, a phone number, a count);
 - "emergency" escalates only as an emergency happening ("it's an emergency", "emergency!"),
   never as a place, a profession or a contact ("the emergency room", "emergency nurse");
+- a seizure or a fever told as history ("one seizure in 2019 and none since") is not happening
+  now, unless anything in the message says it is ("again", "now", "started", "is having");
 - the danger words are matched with one typing error allowed (`regex`'s fuzzy matching, {e<=1},
   two for the longest words), since a frightened parent types "breething" or "unconsious";
   short words with calm neighbours ("fever" / "never") are listed with their usual misspellings
@@ -53,6 +55,7 @@ _GREY = r"(?:blue|grey|gray|purple|bluish|greyish|grayish)"
 EMERGENCY_PATTERN = _words(
     rf"{_NOT} {_BREATH}",
     rf"(?:trouble|struggling to|hard to|hardly|barely|difficulty) {_BREATH}",
+    rf"{_NOT} catch (?:his|her|their|my) breath",
     _UNCONSCIOUS,
     r"passed out",
     r"fainted",
@@ -65,6 +68,15 @@ EMERGENCY_PATTERN = _words(
     rf"{_GREY} lips",
     r"choking",
     r"overdosed?",
+    # Swallowing what can poison: a whole bottle, a battery, a household chemical.
+    r"(?:swallowed|ate|took|drank|got into) (?:a |the |her |his |my |our |some )?"
+    r"(?:whole |full |entire )(?:bottle|pack|packet|box|handful|sheet)",
+    r"(?:swallowed|ate|drank|got into) (?:a |the |some |her |his )?(?:\w+ )?"
+    r"(?:bleach|poison|detergent|laundry pod|button battery|batteries|battery|antifreeze)",
+    r"poison(?:ed|ing)|poison control",
+    r"(?:se )?(?:trag[oó]|tom[oó]) (?:un |el |una )?(?:frasco|bote|paquete) (?:entero|completo)",
+    r"(?:se )?(?:trag[oó]|tom[oó]|bebi[oó]) (?:cloro|veneno|lej[ií]a|una pila|pilas|detergente)",
+    r"envenen(?:ad[oa]|amiento)",
     r"bleeding (?:a lot|heavily|badly|everywhere)",
     r"(?:won'?t|will not) stop bleeding",
     r"call(?:ing)? 911",
@@ -98,8 +110,17 @@ CRISIS_PATTERN = _words(
     r"(?:don'?t|do not) want to (?:live|be alive|be here)",
     r"better off dead",
     r"(?:hurt|harm|cut)(?:ing)? myself",
+    # A child's or a partner's self-harm is a crisis too ("she fell and hurt herself" is not).
+    r"(?:harms?|harming|cuts?|cutting|kills?|killing) (?:herself|himself|themselves|themself)",
+    r"(?:wants?|wanted|trying|tried|going|threaten(?:s|ed|ing)?|talks? about|talking about) "
+    r"(?:to )?(?:hurt|hurting|harm|harming|kill|killing) (?:herself|himself|themselves|themself)",
+    r"(?:s?he|they)(?:'s| is| are)? (?:suicidal|talking about (?:suicide|dying))",
     r"self[- ]?harm",
     r"no reason to live",
+    r"end(?:ing)? it all",
+    r"(?:thought|thinking|think|thinks) (?:about|of) (?:ending|end) (?:it|things|everything)",
+    r"(?:don'?t|do not) want to wake up",
+    r"wish (?:i|I) (?:was|were) dead",
     # Spanish.
     r"suicid(?:io|arme|a)",
     r"(?:me )?(?:quiero|kiero) morir(?:me)?",
@@ -133,9 +154,13 @@ _ILLNESS = _words(
     r"termometro|termómetro",
 )
 _DEGREES = r"(?:°|º|deg(?:rees?)?\b|grados)"
-# A number in the range of a body temperature (°F or °C), not followed by a dose or a measure.
+# A fever's temperature: 100 to 106 °F or 38 to 42 °C ("temp 98.4, all good" is a normal one),
+# not followed by a dose or a measure.
 _UNITS = r"\s*(?:mg|mcg|ml|kg|g|lbs?|pounds|cm|mm|km|miles?|%)\b"
-_TEMPERATURE = rf"(?:9[5-9]|10[0-6]|3[5-9]|4[0-2])(?:[.,]\d+)?\b(?!{_UNITS})"
+_FEVER_F = r"10[0-6]"
+_FEVER_C = r"3[89]|4[0-2]"
+_FEVER_LEVEL = rf"(?:{_FEVER_F}|{_FEVER_C})"
+_TEMPERATURE = rf"{_FEVER_LEVEL}(?:[.,]\d+)?\b(?!{_UNITS})"
 FEVER_PATTERN = _words(
     r"fevers?",
     r"feverish",
@@ -149,18 +174,20 @@ FEVER_PATTERN = _words(
     rf"(?:temp|(?:temperature){{e<=2}}):?(?: \w+){{0,3}} {_TEMPERATURE}",
     r"(?:running|spiking|spiked|reads?) (?:a )?(?:temp(?:erature)? of )?(?:10[0-6]|3[89]|4[01])",
     # A number with a temperature's unit.
-    rf"(?:9[89]|10[0-6]|3[5-9]|4[0-2])(?:[.,]\d+)? ?{_DEGREES} ?[fc]?",
-    r"(?:9[89]|10[0-6])(?:[.,]\d+)? ?f",
-    r"(?:3[5-9]|4[0-2])(?:[.,]\d+)? ?c",
+    rf"{_FEVER_LEVEL}(?:[.,]\d+)? ?{_DEGREES} ?[fc]?",
+    rf"(?:{_FEVER_F})(?:[.,]\d+)? ?f",
+    rf"(?:{_FEVER_C})(?:[.,]\d+)? ?c",
     # Spanish.
     r"(?:fiebre){s<=1}",
     r"calentura",
-    r"temperatura (?:alta|de \d)",
+    rf"temperatura (?:alta|de {_FEVER_LEVEL})",
     r"escalofr[ií]os",
 )
 # A temperature-shaped decimal, a fever only beside words of illness or treatment (_ILLNESS).
 _DECIMAL_TEMPERATURE = regex.compile(
-    rf"(?<![\d.,])(?:99|10[0-6]|3[89]|40)[.,]\d(?![\d.,])(?!{_UNITS})", _FLAGS
+    # Not part of a longer number; a full stop may end the sentence ("the thermometer says 38.6.").
+    rf"(?<![\d.,])(?:10[0-6]|3[89]|40)[.,]\d(?!\d|[.,]\d)(?!{_UNITS})",
+    _FLAGS,
 )
 
 PATTERNS: dict[str, regex.Pattern[str]] = {
@@ -177,6 +204,85 @@ _NO_FEVER = _words(r"(?:no|without(?: a| any)?) fevers?(?=\s*(?:[,.;!]|$|and\b|o
 _FEVER_AGAIN = _words(r"but", r"again", r"back", r"still", r"now", r"came", r"returned")
 
 
+# A seizure or a fever told as history ("one seizure in 2019 and none since", "the fever went away
+# on Sunday and she is back to normal", "an ER visit for a fever at diagnosis, fine now"): not
+# happening now, so those words do not escalate, unless anything in the message says something is
+# happening or has come back (_NOW wins, so a doubt still escalates). Only these words: a
+# breathing or waking danger, a temperature or chills escalate whatever the tense.
+_MONTH = (
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
+)
+_HISTORY = _words(
+    rf"in (?:(?:19|20)\d\d|{_MONTH}|the past)",
+    r"(?:\d+|a|one|two|three|four|five|six|several|few|couple of|many)? ?"
+    r"(?:weeks?|months?|years?|yrs?) (?:ago|back)",
+    r"last (?:week|month|year|time|spring|summer|fall|autumn|winter)",
+    r"when (?:s?he|they|we) w(?:as|ere) (?:a baby|an infant|born|little|younger|\d+)",
+    r"at (?:age \d+|diagnosis|the start)",
+    r"as an? (?:baby|infant|toddler)",
+    r"during (?:first[- ]?line|front[- ]?line|induction|(?:the )?(?:first|initial) treatment)",
+    r"history of",
+    r"(?:fever|seizure) history",
+    r"(?:nothing|none|no more|not one|no (?:fevers?|seizures?))(?: \w+)? since",
+    r"since then",
+    r"ever since",
+    r"(?:went away|is gone|has gone|broke|resolved|cleared up|settled|turned out to be)",
+    r"(?:all|is|s|he'?s|she'?s|hes|shes) (?:good|fine|ok|okay|well|better|normal|settled|resolved)"
+    r"(?: now)?",
+    r"back to normal",
+    # Spanish.
+    r"en (?:19|20)\d\d",
+    r"hace (?:\d+|un|una|dos|tres|varios|varias|unos|unas) (?:semanas?|mes(?:es)?|años?|anos?)",
+    r"cuando era (?:beb[eé]|chiquit[oa]|pequeñ[oa]|peque[nñ]o)",
+    r"(?:nada|ninguna?) desde entonces",
+)
+# Something happening now. Not a bare "now", which is as often calm ("fine now", "scans now").
+_NOW = _words(
+    r"again",
+    r"today",
+    r"tonight|tonite",
+    r"this (?:morning|afternoon|evening)",
+    r"(?<!nothing |not |no )right now",
+    r"now (?:s?he|it|he'?s|she'?s|hes|shes|they|her|his) "
+    r"(?:is|has|are|'s|keeps?|started|won'?t|can'?t)",
+    r"(?:still|currently|keeps?) (?:has|having|is|got|running|seizing|shaking|hot|warm|feverish)",
+    r"(?:s?he|it)(?:'s| is) still",
+    r"(?:is|are|keeps?) having",
+    r"just (?:had|started|now)",
+    r"(?:minutes?|mins?|hours?|hrs?) ago",
+    # A fever or a seizure that is back (not the cancer: "the cancer is back" is relapse talk).
+    r"(?:fevers?|temp(?:erature)?|seizures?|it) (?:is|are|'s|has|have|came) back(?! to normal)",
+    r"(?:it'?s|its) back(?! to normal)",
+    r"back up",
+    r"(?:has|have|(?:has|have|'s|s) got|running|having) (?:a |an )?(?:high |slight |low[- ]grade )?"
+    r"(?:fevers?|temp(?:erature)?)\b",
+    r"returned",
+    r"started",
+    r"happening",
+    r"burning up",
+    r"(?:is|feels?|he'?s|she'?s|hes|shes) (?:hot|warm|jerking|twitching|shaking)",
+    # Spanish.
+    r"ahora (?:tiene|est[aá]|no)",
+    r"otra vez",
+    r"de nuevo",
+    r"hoy",
+    r"todav[ií]a",
+    r"est[aá] teniendo",
+)
+_HISTORY_PRONE = _words(
+    _SEIZURE,
+    _CONVULSION,
+    r"convulsi(?:o|ó)n(?:es)?",
+    r"febrile",
+    r"fevers?|feverish|fevr|fevor|feaver|feever|fver|fiever",
+    r"(?:fiebre){s<=1}",
+)
+
+
+def _told_as_history(text: str) -> bool:
+    return bool(_HISTORY.search(text)) and not _NOW.search(text)
+
+
 def _fever(text: str) -> bool:
     if not _FEVER_AGAIN.search(text):
         text = _NO_FEVER.sub(" ", text)
@@ -188,6 +294,8 @@ def _fever(text: str) -> bool:
 def detect(text: str) -> str | None:
     """The most severe safety intent whose pattern the text matches, or None."""
     text = text or ""
+    if _told_as_history(text):
+        text = _HISTORY_PRONE.sub(" ", text)
     if EMERGENCY_PATTERN.search(text):
         return EMERGENCY
     if CRISIS_PATTERN.search(text):

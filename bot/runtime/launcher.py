@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +31,14 @@ from bot.center.config import CenterConfig
 from bot.paths import ROOT
 
 REQUEST_MAX_BYTES = 256 * 1024
+# Rasa's HTTP API (trackers, /model/parse) is off unless asked for, and then only on loopback and
+# with this token, which bot/runtime/rasa_fixes.py hands to Rasa so that it never shows in `ps`.
+API_TOKEN_ENV = "RASA_API_TOKEN"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 # A dead action server is started again after this many seconds, doubling up to the maximum.
 RESTART_DELAY = 1.0
+# Files the servers create are private to the service's user.
+PRIVATE_UMASK = 0o077
 RESTART_DELAY_MAX = 30.0
 
 
@@ -46,13 +53,42 @@ class RunSettings:
     tracker_db: Path = paths.TRACKER_DB
     endpoints: Path = paths.ENDPOINTS
     credentials: Path = paths.CREDENTIALS
+    # Rasa's REST channel too (tests/credentials.rest.yml): for tests, probes and benchmarks.
+    rest: bool = False
     enable_api: bool = False
+    api_token: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         """Base URL of the Rasa server."""
         return f"http://{self.host}:{self.port}"
+
+    def api_path(self, path: str) -> str:
+        """A Rasa HTTP API `path` (such as /model/parse) with the token in its query."""
+        joiner = "&" if "?" in path else "?"
+        return f"{path}{joiner}{urllib.parse.urlencode({'token': self.api_token})}"
+
+    def api(self, path: str) -> str:
+        """The URL of a Rasa HTTP API `path`, with the token."""
+        return f"{self.url}{self.api_path(path)}"
+
+    def check(self) -> None:
+        """Refuses settings that would open the HTTP API to anyone.
+
+        Raises:
+            RuntimeError: the API is asked for without a token, or on a non-loopback interface.
+
+        """
+        if not self.enable_api:
+            return
+        if not self.api_token:
+            raise RuntimeError(f"Rasa's HTTP API needs a token: set {API_TOKEN_ENV}")
+        if self.host not in LOOPBACK:
+            raise RuntimeError(
+                f"Rasa's HTTP API is served on loopback only, not on {self.host}; "
+                "put nginx in front for the family channels"
+            )
 
     @property
     def action_url(self) -> str:
@@ -76,6 +112,7 @@ def server_env(settings: RunSettings) -> dict[str, str]:
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         **settings.extra_env,
+        API_TOKEN_ENV: settings.api_token if settings.enable_api else "",
     }
 
 
@@ -103,6 +140,8 @@ def enabled_channels(
 def write_credentials(settings: RunSettings, env: dict[str, str]) -> Path:
     """Writes the credentials Rasa runs with (the channels that can start) beside the tracker."""
     credentials = yaml.safe_load(settings.credentials.read_text(encoding="utf-8")) or {}
+    if settings.rest:
+        credentials.update(yaml.safe_load(paths.REST_CREDENTIALS.read_text(encoding="utf-8")))
     enabled, missing = enabled_channels(credentials, env)
     for channel, names in missing.items():
         print(f"channel {channel} is off: set {', '.join(names)} to enable it", file=sys.stderr)
@@ -191,12 +230,24 @@ def _spawn(
 ) -> subprocess.Popen:
     """Starts one server, its output to `log` (or this terminal).
 
-    The child gets its own copy of the log's file descriptor, so ours is closed at once.
+    Everything the servers create (the conversation store, the SMS store, Rasa's files) and the
+    log itself are readable by this user only (umask 077): they hold what families typed. The
+    child gets its own copy of the log's file descriptor, so ours is closed at once.
     """
     if log is None:
-        return subprocess.Popen(command, cwd=ROOT, env=env)
-    with open(log, "ab" if append else "wb") as output:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, cwd=ROOT, env=env, umask=PRIVATE_UMASK)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    descriptor = os.open(log, flags, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "wb") as output:
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            umask=PRIVATE_UMASK,
+        )
 
 
 class Servers:
@@ -219,9 +270,10 @@ class Servers:
 
     def start(self, timeout: float = 180.0, log_dir: Path | None = None) -> None:
         """Starts both servers and waits until both answer; raises if either does not."""
+        self.settings.check()
         if not self.settings.model.exists():
             raise RuntimeError(f"no trained model at {self.settings.model}: run `make train`")
-        self.settings.tracker_db.parent.mkdir(parents=True, exist_ok=True)
+        self.settings.tracker_db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._env = server_env(self.settings)
         credentials = write_credentials(self.settings, self._env)
         self._commands = commands(self.settings, credentials)

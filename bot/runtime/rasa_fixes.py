@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import sys
 from typing import Any
 
 from jsonschema import exceptions, validators
@@ -28,6 +30,7 @@ from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
 from rasa.shared.exceptions import RasaException
 
+from bot.runtime.launcher import API_TOKEN_ENV
 from bot.runtime.session_start import SessionStartWithDisclaimer
 
 logger = logging.getLogger(__name__)
@@ -90,7 +93,22 @@ def main() -> None:
     from rasa.__main__ import main as rasa_main
 
     apply_fixes()
+    _token_from_environment(sys.argv)
     rasa_main()
+
+
+def _token_from_environment(argv: list[str]) -> None:
+    """Hands Rasa the HTTP API token from $RASA_API_TOKEN, so it is never on a command line.
+
+    Rasa takes the token only as `--auth-token`; added here, inside the process, it does not
+    show in `ps` or /proc/<pid>/cmdline. `--enable-api` without a token is refused.
+    """
+    if "--enable-api" not in argv:
+        return
+    token = os.environ.get(API_TOKEN_ENV, "")
+    if not token:
+        raise SystemExit(f"error: --enable-api needs a token in {API_TOKEN_ENV}")
+    argv.extend(["--auth-token", token])
 
 
 if __name__ == "__main__":

@@ -1,24 +1,53 @@
-"""Rasa's SQL tracker store, where one conversation's failure fails only that request.
+"""Rasa's SQL tracker store, made safe for one bad request and for what families type.
 
-Rasa 3.6's `SQLTrackerStore.session_scope` reads every `ValueError` raised while a session is
-open as "the PostgreSQL schema named in POSTGRESQL_SCHEMA does not exist" and exits the process.
-A `UnicodeEncodeError` (a `ValueError`) from one odd sender id therefore stopped the whole
-assistant, emergencies included. Here only the schema check itself can end the process; any
-other error propagates to the request that caused it. endpoints.yml names this class.
+Three changes to Rasa 3.6's `SQLTrackerStore` (endpoints.yml names this class):
+
+- Rasa's `session_scope` reads every `ValueError` raised while a session is open as "the
+  PostgreSQL schema named in POSTGRESQL_SCHEMA does not exist" and exits the process. A
+  `UnicodeEncodeError` (a `ValueError`) from one odd sender id therefore stopped the whole
+  assistant, emergencies included. Here only the schema check itself can end the process; any
+  other error propagates to the request that caused it.
+- "Forget me": `erase_conversation` deletes one conversation (the web page's "Delete this
+  conversation", the FORGET text), which Rasa's stores cannot do.
+- What a family types into the callback form (name, phone, e-mail, best time, hospital,
+  country) belongs in the request store only. When the form ends (request stored, or
+  cancelled), the stored events of that form are rewritten in place: those answers, the slot
+  values and every answer that read them back are replaced by a marker. The number of events
+  stays the same, which Rasa's `save` relies on to append only new ones, and intents, action
+  names and timestamps stay, so the conversation's shape is still there for staff.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import re
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import rasa.core.tracker_store as rasa_tracker_store
+import sqlalchemy.event
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.cli import print_error_and_exit
+from sqlalchemy.engine import Engine
+
+from bot.callbacks.form import CANCEL_ACTION, FORM, PERSONAL_SLOTS, SUBMIT_ACTION
+
+REMOVED = "[removed: kept only with the callback request]"
+REQUESTED_SLOT = "requested_slot"
+# A personal value this short ("US", "am") is too common a string to look for in answers.
+_SHORTEST_SEARCHED = 3
+_FORM_ENDS = frozenset({SUBMIT_ACTION, CANCEL_ACTION})
 
 
 class SQLTrackerStore(rasa_tracker_store.SQLTrackerStore):
-    """The SQL tracker store (SQLite, PostgreSQL), with Rasa's schema check kept apart."""
+    """The SQL tracker store (SQLite, PostgreSQL), forgetting the callback form's answers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Rasa's store; on SQLite, what is deleted or rewritten is overwritten on disk too."""
+        super().__init__(*args, **kwargs)
+        overwrite_deleted_content(self.engine)
 
     @contextmanager
     def session_scope(self) -> Iterator[Any]:
@@ -35,3 +64,134 @@ class SQLTrackerStore(rasa_tracker_store.SQLTrackerStore):
             yield session
         finally:
             session.close()
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Stores the new events, then forgets the form's answers if this turn ended it."""
+        await super().save(tracker)
+        if form_ended_this_turn(tracker.events):
+            self.forget_form_answers(tracker.sender_id)
+
+    def erase_conversation(self, sender_id: str) -> int:
+        """Deletes every event of one conversation ("forget me"); the number deleted.
+
+        Rasa 3.6's tracker stores have no delete. The caller holds the conversation's lock, so
+        that a message being answered at that moment cannot write the conversation back.
+        """
+        with self.session_scope() as session:
+            deleted = (
+                session.query(self.SQLEvent)
+                .filter(self.SQLEvent.sender_id == sender_id)
+                .delete(synchronize_session=False)
+            )
+            session.commit()
+        return int(deleted)
+
+    def forget_form_answers(self, sender_id: str) -> int:
+        """Rewrites the last callback form's events of a conversation; the number rewritten."""
+        with self.session_scope() as session:
+            rows = (
+                session.query(self.SQLEvent)
+                .filter(self.SQLEvent.sender_id == sender_id)
+                .order_by(self.SQLEvent.id)
+                .all()
+            )
+            events = [json.loads(row.data) for row in rows]
+            changed = scrub_last_form(events)
+            for index in changed:
+                rows[index].data = json.dumps(events[index])
+            session.commit()
+        return len(changed)
+
+
+def overwrite_deleted_content(engine: Engine) -> None:
+    """Turns on SQLite's `secure_delete` for every connection of `engine`.
+
+    Deleted rows and rewritten values are then zeroed in the file, so a copy of the file (a
+    stolen laptop, a backup) does not hold what was forgotten.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def _secure_delete(connection: Any, _: Any) -> None:
+        connection.execute("PRAGMA secure_delete = ON")
+
+
+def form_ended_this_turn(events: Iterable[Any]) -> bool:
+    """Whether the callback form was submitted or cancelled since the family's last message."""
+    for event in reversed(list(events)):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, ActionExecuted) and event.action_name in _FORM_ENDS:
+            return True
+    return False
+
+
+def scrub_last_form(events: list[dict[str, Any]]) -> list[int]:
+    """Replaces, from the last start of the callback form on, the personal answers with REMOVED.
+
+    `events` are Rasa's event dicts, changed in place; returns the indexes changed. Removed are:
+    personal slot values; every message the form took as the answer to a personal detail, also
+    one it refused (a mistyped number: the form then sets the slot to nothing); and any other
+    message or answer that contains one of the values (the read-back "Staff will call Ana at
+    ..."). A message that interrupted the form (a fever, a question, "never mind") sets no such
+    slot and is kept.
+    """
+    starts = [
+        index
+        for index, event in enumerate(events)
+        if event.get("event") == "active_loop" and event.get("name") == FORM
+    ]
+    if not starts:
+        return []
+    span = range(starts[-1], len(events))
+    mentions = _mentions([events[index] for index in span])
+    changed: set[int] = set()
+    requested = None
+    answer: int | None = None  # the family's last message, while a personal detail was asked
+    for index in span:
+        event = events[index]
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == REQUESTED_SLOT:
+            requested = event.get("value")
+        elif kind == "slot" and event.get("name") in PERSONAL_SLOTS:
+            if event.get("value") not in (None, REMOVED):
+                event["value"] = REMOVED
+                changed.add(index)
+            if answer is not None and _scrub_message(events[answer]):
+                changed.add(answer)
+        elif kind == "user":
+            answer = index if requested in PERSONAL_SLOTS else None
+            if mentions(event.get("text")) and _scrub_message(event):
+                changed.add(index)
+        elif kind == "bot" and mentions(event.get("text")):
+            event["text"] = REMOVED
+            changed.add(index)
+    return sorted(changed)
+
+
+def _mentions(events: list[dict[str, Any]]) -> Any:
+    """A test for "this text contains one of the personal values set in `events`"."""
+    values = {
+        str(event["value"])
+        for event in events
+        if event.get("event") == "slot"
+        and event.get("name") in PERSONAL_SLOTS
+        and event.get("value") not in (None, REMOVED)
+        and len(str(event["value"])) >= _SHORTEST_SEARCHED
+    }
+    if not values:
+        return lambda text: False
+    pattern = re.compile("|".join(re.escape(value) for value in values), re.IGNORECASE)
+    return lambda text: bool(text and pattern.search(text))
+
+
+def _scrub_message(event: dict[str, Any]) -> bool:
+    if event.get("text") == REMOVED:
+        return False
+    event["text"] = REMOVED
+    parse_data = event.get("parse_data") or {}
+    parse_data["text"] = REMOVED
+    parse_data["entities"] = []
+    event["parse_data"] = parse_data
+    return True

@@ -25,6 +25,10 @@ blocks sending to opted-out numbers; the channel then still records opt-out and 
 never answers an opted-out number either, but sends no text of its own for a keyword. Keywords
 never reach the conversation.
 
+FORGET (or FORGET ME) is the assistant's own keyword, answered whatever `handle_opt_out` says:
+it erases the number's conversation from the tracker store and its stored replies and numbered
+list, keeps the opt-out state, and confirms (an opted-out number gets no text).
+
 Beyond `rate_limit_per_minute` texts a minute from one number (default 10, counted in this
 process), the first text over the limit gets a short "please wait" answer and later ones an
 empty answer, so that an auto-responder cannot loop with the assistant. STOP and START are
@@ -53,6 +57,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.center.config import center_config
 from bot.channels.buttons import Button
+from bot.channels.erase import CannotErase, erase_conversation
 from bot.channels.rate_limit import NotifyOnce, Verdict
 from bot.channels.sms import text as sms_text
 from bot.channels.sms.store import SmsStore, Turn
@@ -89,6 +94,17 @@ class Outcome:
     menu: list[Button] | None = None
     opted_out: bool | None = None
     remember: bool = True
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One text as it arrived: where it is stored, the agent, its id, its sender and body."""
+
+    store: SmsStore
+    agent: Any
+    message_sid: str
+    sender: str
+    body: str
 
 
 class SmsOutput(CollectingOutputChannel):
@@ -199,10 +215,9 @@ class SmsInput(InputChannel):
                 return response.text("From, Body and MessageSid are required", status=400)
             sender = sender_id(number, self.sender_key)
             store: SmsStore = request.app.ctx.sms_store
+            turn = Incoming(store, request.app.ctx.agent, message_sid, sender, body)
             messages = await self._answer_once(
-                message_sid,
-                sender,
-                lambda: self._answer(store, on_new_message, message_sid, sender, body),
+                message_sid, sender, lambda: self._answer(turn, on_new_message)
             )
             return twiml(messages)
 
@@ -242,20 +257,16 @@ class SmsInput(InputChannel):
         return await asyncio.shield(task)
 
     async def _answer(
-        self,
-        store: SmsStore,
-        on_new_message: Callable[[UserMessage], Awaitable[Any]],
-        message_sid: str,
-        sender: str,
-        body: str,
+        self, incoming: Incoming, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> list[str]:
         """The stored answer to a message, or a new one, stored before it is returned."""
+        store, message_sid, sender = incoming.store, incoming.message_sid, incoming.sender
         turn = await asyncio.to_thread(store.begin, message_sid, sender)
         if turn.reply is not None:
             logger.info("sms: %s repeated, answered from the store", message_sid)
             return turn.reply
         try:
-            outcome = await self._respond(turn, on_new_message, message_sid, sender, body)
+            outcome = await self._respond(turn, incoming, on_new_message)
         except BaseException:
             await asyncio.shield(asyncio.to_thread(store.abandon, message_sid, sender))
             raise
@@ -275,14 +286,15 @@ class SmsInput(InputChannel):
     async def _respond(
         self,
         turn: Turn,
+        incoming: Incoming,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
-        message_sid: str,
-        sender: str,
-        body: str,
     ) -> Outcome:
         """What to send for one new text: a keyword's answer, nothing, or the assistant's."""
+        message_sid, sender, body = incoming.message_sid, incoming.sender, incoming.body
         word = sms_text.keyword(body)
         own_texts = self.handle_opt_out
+        if word in sms_text.FORGET_KEYWORDS:
+            return await self._forget(turn, incoming)
         if word in sms_text.OPT_OUT_KEYWORDS:
             logger.info("sms: %s opted out", sender)
             return Outcome([self.texts["opt_out"]] if own_texts else [], menu=[], opted_out=True)
@@ -307,3 +319,18 @@ class SmsInput(InputChannel):
         )
         reply = sms_text.format_reply(output.messages)
         return Outcome(reply.messages, menu=reply.buttons)
+
+    async def _forget(self, turn: Turn, incoming: Incoming) -> Outcome:
+        """FORGET: erases the conversation, then the number's stored replies and numbered list.
+
+        The opt-out state stays (the law requires it). An opted-out number is erased too, but
+        gets no text, as it gets none for anything else.
+        """
+        try:
+            await erase_conversation(incoming.agent, incoming.sender)
+        except CannotErase:
+            logger.error("sms: FORGET, but the tracker store cannot delete conversations")
+            return Outcome([] if turn.opted_out else [self.texts["cannot_forget"]], remember=False)
+        await asyncio.to_thread(incoming.store.forget, incoming.sender, incoming.message_sid)
+        logger.info("sms: %s erased its conversation", incoming.sender)
+        return Outcome([] if turn.opted_out else [self.texts["forget"]], menu=[])

@@ -191,6 +191,20 @@ class SmsStore:
                 if opted_out:
                     db.execute(insert(opt_outs).values(sender=sender, since=now))
 
+    def forget(self, sender: str, keep_message_sid: str) -> None:
+        """Deletes a number's stored replies and numbered list ("forget me").
+
+        The opt-out state is kept: the law requires it, and it holds no conversation. So is the
+        claim on the FORGET message itself, which then stores the confirmation.
+        """
+        with self.engine.begin() as db:
+            db.execute(
+                delete(replies).where(
+                    replies.c.sender == sender, replies.c.message_sid != keep_message_sid
+                )
+            )
+            db.execute(delete(menus).where(menus.c.sender == sender))
+
     def abandon(self, message_sid: str, sender: str) -> None:
         """Drops the claim on a message that got no reply, so that a retry is answered."""
         with self.engine.begin() as db:

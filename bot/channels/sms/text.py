@@ -38,13 +38,15 @@ MAX_BODY = 1600
 OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
 HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+# Not a carrier keyword: the assistant's own "forget me" (bot.channels.sms.channel).
+FORGET_KEYWORDS = frozenset({"FORGET", "FORGETME"})
 
 # The channel's own texts. Placeholders are center details (bot/center/center.yml), never literals.
 HELP_TEXT = (
     "{program_name}, {center_name}: automated answers, not medical advice. "
     "Patients' families call {phone_existing_patients}. "
     "New appointments call {phone_new_appointments}. "
-    "Emergency: call {emergency_number}. Reply STOP to opt out."
+    "Emergency: call {emergency_number}. Reply STOP to opt out, FORGET to delete this chat."
 )
 OPT_OUT_TEXT = (
     "You will get no more texts from the {program_name}. Reply START to opt back in. "
@@ -58,6 +60,14 @@ RATE_LIMIT_TEXT = (
     "You sent many texts in a short time. Please wait a minute, then try again. "
     "Emergency: call {emergency_number}."
 )
+FORGET_TEXT = (
+    "This conversation was deleted from the {program_name} assistant. A callback request you "
+    "already sent is kept, so staff can call you back. Emergency: call {emergency_number}."
+)
+CANNOT_FORGET_TEXT = (
+    "This conversation could not be deleted by text. Please call {phone_existing_patients} and "
+    "we will do it. Emergency: call {emergency_number}."
+)
 EMPTY_TEXT = "I can only read text. Please type your question. Emergency: call {emergency_number}."
 CHANNEL_TEXTS = {
     "help": HELP_TEXT,
@@ -65,6 +75,8 @@ CHANNEL_TEXTS = {
     "opt_in": OPT_IN_TEXT,
     "rate_limit": RATE_LIMIT_TEXT,
     "empty": EMPTY_TEXT,
+    "forget": FORGET_TEXT,
+    "cannot_forget": CANNOT_FORGET_TEXT,
 }
 
 _REPLACEMENTS = {
@@ -205,7 +217,7 @@ def chosen_payload(text: str, buttons: Sequence[Button]) -> str | None:
 def keyword(text: str) -> str | None:
     """The carrier keyword the whole message is (case, spaces and end marks ignored), or None."""
     word = re.sub(r"\s+", "", text).strip(".!\"'").upper()
-    if word in OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS | HELP_KEYWORDS:
+    if word in OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS | HELP_KEYWORDS | FORGET_KEYWORDS:
         return word
     return None
 

@@ -9,6 +9,8 @@ Plain request/response keeps every server replica interchangeable behind a load 
 - `GET /webhooks/web/history` with the id in the `X-Chat-Session` header (never in a URL, so it
   stays out of access logs) answers the conversation so far from the tracker store, so a
   reloaded page can redraw it.
+- `POST /webhooks/web/forget` with the id in that header erases the conversation from the
+  tracker store ("Delete this conversation"); the page then forgets the id.
 - `GET /chat` is the page (center details rendered in by the server), `/chat/widget.js` the
   one-line embed, which opens /chat in an iframe.
 
@@ -33,6 +35,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.center.config import center_config
+from bot.channels.erase import CannotErase, erase_conversation
 from bot.channels.inputs import Refusal, check_message, is_text
 from bot.channels.rate_limit import SlidingWindow
 from bot.channels.settings import ChannelSettings, positive_whole_number
@@ -49,6 +52,11 @@ _SESSION = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _ORIGIN = re.compile(r"https?://[^/\s]+")
 NOT_ALLOWED = "This site may not use the chat."
 BAD_SESSION = "This chat session is not valid. Please reload the page."
+ERASED = (
+    "This conversation was deleted from this device and from the assistant. A callback request "
+    "you already sent is kept, so that staff can call you back."
+)
+CANNOT_ERASE = "This conversation could not be deleted here. Please call us and we will do it."
 # Headers on every response of this channel, unless it sets its own (the page its policy).
 COMMON_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -208,6 +216,20 @@ class WebInput(InputChannel):
         messages = history(list(tracker.events))[-HISTORY_LIMIT:] if tracker else []
         return self._json(request, {"session": session, "messages": messages})
 
+    async def _forget(self, request: Request) -> HTTPResponse:
+        """Erases the conversation from the tracker store ("Delete this conversation")."""
+        session = request.headers.get(SESSION_HEADER, "")
+        if not _SESSION.fullmatch(session):
+            return self._refuse(request, 400, "bad_session", BAD_SESSION)
+        try:
+            await erase_conversation(request.app.ctx.agent, SENDER_PREFIX + session)
+        except CannotErase:
+            return self._refuse(request, 501, "cannot_erase", CANNOT_ERASE)
+        except Exception:
+            logger.exception("web chat: a conversation could not be erased")
+            return self._refuse(request, 500, "server_error", CANNOT_ERASE)
+        return self._json(request, {"session": None, "message": ERASED})
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The page, its assets and the message API, with their security headers."""
         template = (WEB_DIR / "chat.html").read_text(encoding="utf-8")
@@ -261,5 +283,11 @@ class WebInput(InputChannel):
             if self._origin_refused(request):
                 return self._refuse(request, 403, "origin_not_allowed", NOT_ALLOWED)
             return await self._history(request)
+
+        @web.route("/webhooks/web/forget", methods=["POST", "OPTIONS"])
+        async def forget(request: Request) -> HTTPResponse:
+            if self._origin_refused(request):
+                return self._refuse(request, 403, "origin_not_allowed", NOT_ALLOWED)
+            return await self._forget(request)
 
         return web

@@ -6,6 +6,7 @@
 
   var MESSAGE_URL = "/webhooks/web/message";
   var HISTORY_URL = "/webhooks/web/history";
+  var FORGET_URL = "/webhooks/web/forget";
   var SESSION_HEADER = "X-Chat-Session";
   var STORAGE_KEY = "nb-chat-session";
 
@@ -18,6 +19,7 @@
   var form = document.getElementById("composer");
   var input = document.getElementById("message");
   var restart = document.getElementById("restart");
+  var forget = document.getElementById("forget");
 
   var memorySession = null; // used when the browser refuses localStorage
   var busy = false;
@@ -292,13 +294,38 @@
     }
   });
 
-  restart.addEventListener("click", function () {
-    if (!window.confirm("Start a new chat? This conversation will no longer show here.")) return;
+  function clearConversation() {
     forgetSession();
     log.textContent = "";
     intro.hidden = false;
     clearError();
+  }
+
+  restart.addEventListener("click", function () {
+    if (!window.confirm("Start a new chat? This conversation will no longer show here.")) return;
+    clearConversation();
     input.focus();
+  });
+
+  // "Delete this conversation": erased on the server first, then on this device.
+  forget.addEventListener("click", function () {
+    if (!loadSession()) {
+      clearConversation();
+      typing.textContent = "There is no conversation to delete.";
+      return;
+    }
+    var question =
+      "Delete this conversation? It will be erased from this device and from the assistant. " +
+      "A callback request you already sent is kept, so that staff can call you back.";
+    if (!window.confirm(question)) return;
+    request("POST", FORGET_URL, {})
+      .then(function (reply) {
+        clearConversation();
+        typing.textContent = reply.message;
+      })
+      .catch(function (failure) {
+        showError(failure.message + " The conversation was not deleted.");
+      });
   });
 
   // Inside the widget's iframe: the host page asks for focus, and Escape closes the widget.
