@@ -49,16 +49,25 @@ def open_store(backend: str, folder: Path, clock: FakeClock) -> Iterator[Request
         finally:
             store.close()
         return
+    with pg_schema("nb_requests_test") as schema:
+        store = RequestStore.from_url(PG_URL, schema=schema, clock=clock)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+@contextmanager
+def pg_schema(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL schema (skipped without TEST_POSTGRES_URL), dropped afterwards."""
     require(bool(PG_URL), "TEST_POSTGRES_URL not set")
-    schema = f"nb_requests_test_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL, future=True)
     with admin.begin() as db:
         db.execute(CreateSchema(schema))
-    store = RequestStore.from_url(PG_URL, schema=schema, clock=clock)
     try:
-        yield store
+        yield schema
     finally:
-        store.close()
         with admin.begin() as db:
             db.execute(DropSchema(schema, cascade=True))
         admin.dispose()

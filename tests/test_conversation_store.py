@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
-from rasa.core.tracker_store import POSTGRESQL_SCHEMA, SQLTrackerStore
-from rasa.shared.core.domain import Domain
+from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.schema import CreateSchema, DropSchema
 
 from bot import cli
 from bot.callbacks.store import RequestStore
@@ -29,11 +24,10 @@ from bot.center.config import (
     parse_center_config,
 )
 from bot.conversations.store import ConversationStore
-from tests.conftest import require
-from tests.request_stores import PG_URL, second_opinion
+from tests.request_stores import second_opinion
+from tests.tracker_stores import BACKENDS, sql_tracker_store
 
 DAY = 24 * 3600.0
-BACKENDS = ("sqlite", "postgresql")
 
 
 class Conversations:
@@ -67,34 +61,8 @@ def conversations(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Conversations]:
     """A fresh tracker store: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
-    if request.param == "sqlite":
-        db = tmp_path / "tracker.db"
-        yield Conversations(
-            SQLTrackerStore(domain=Domain.empty(), dialect="sqlite", db=str(db)), str(db)
-        )
-        return
-    require(bool(PG_URL), "TEST_POSTGRES_URL not set")
-    schema = f"nb_tracker_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, future=True)
-    with admin.begin() as db:
-        db.execute(CreateSchema(schema))
-    monkeypatch.setenv(POSTGRESQL_SCHEMA, schema)
-    url = make_url(PG_URL)
-    rasa_store = SQLTrackerStore(
-        domain=Domain.empty(),
-        dialect="postgresql",
-        host=url.host,
-        port=url.port,
-        db=url.database,
-        username=url.username,
-    )
-    try:
-        yield Conversations(rasa_store, PG_URL)
-    finally:
-        rasa_store.engine.dispose()
-        with admin.begin() as db:
-            db.execute(DropSchema(schema, cascade=True))
-        admin.dispose()
+    with sql_tracker_store(SQLTrackerStore, request.param, tmp_path, monkeypatch) as (store, url):
+        yield Conversations(store, url)
 
 
 def test_purge_deletes_only_conversations_whose_last_message_is_old(conversations):

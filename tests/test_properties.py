@@ -24,9 +24,11 @@ from actions.callback import (
     normalise_relationship,
     short_text,
 )
+from bot import cli
 from bot.channels.buttons import Button
 from bot.channels.inputs import MAX_SENDER_LENGTH, Refusal, check_message, check_sender, is_text
 from bot.channels.sms import text as sms_text
+from tests.test_sms import Phone
 from tests.test_web import call
 
 # Any text, including what JSON can carry and UTF-8 cannot: lone surrogates, NUL, controls.
@@ -131,3 +133,66 @@ def test_the_web_channel_answers_any_json_with_200_or_a_4xx(assistant, body: Any
     reply = call(assistant, "/webhooks/web/message", raw=json.dumps(body).encode())
     assert reply.status in (200, 400, 413, 429), reply.body
     assert reply.body.get("message") if reply.status != 200 else "messages" in reply.body
+
+
+# SMS webhook form fields: Twilio's names, others, and any text as values (NUL and controls too).
+SMS_FIELDS = st.dictionaries(
+    st.sampled_from(["From", "Body", "MessageSid", "To", "NumMedia", "x"]), ANY_TEXT, max_size=6
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(fields=SMS_FIELDS, signed=st.booleans())
+def test_the_sms_webhook_answers_any_form_with_twiml_or_a_4xx(assistant, fields, signed):
+    phone = Phone(assistant)
+    if "From" in fields:
+        fields["From"] = phone.number  # its own number: no shared rate limit or opt-out
+    clean = {key: value.encode("utf-8", "replace").decode() for key, value in fields.items()}
+    answer = phone.post(clean, signature="sign" if signed else "forged")
+    assert answer.status in (200, 400, 403), answer.body
+    if answer.status == 200:
+        assert answer.content_type.startswith("application/xml")
+    assert phone.post(phone.form("hello")).status == 200  # and the server goes on answering
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(session=ANY_TEXT)
+def test_the_web_forget_answers_any_session_header_with_200_or_a_4xx(assistant, session):
+    header = session.encode("latin-1", "replace").decode("latin-1")  # what HTTP can carry
+    header = "".join(ch for ch in header if ch.isprintable())
+    reply = call(assistant, "/webhooks/web/forget", {}, headers={"X-Chat-Session": header})
+    assert reply.status in (200, 400), reply.body
+    assert reply.body["message"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    command=st.sampled_from(
+        [
+            ["requests", "show"],
+            ["requests", "handled"],
+            ["requests", "purge", "--older-than"],
+            ["conversations", "forget", "--reference"],
+            ["conversations", "forget", "--session"],
+            ["conversations", "purge", "--older-than"],
+        ]
+    ),
+    argument=ANY_TEXT,
+)
+def test_the_staff_commands_answer_any_argument_with_a_status_not_a_traceback(
+    command, argument, tmp_path_factory
+):
+    folder = tmp_path_factory.mktemp("cli")
+    databases = ["--db", f"sqlite:///{folder / 'db.sqlite'}"]
+    argv = [command[0], *databases, *command[1:], argument.replace("\x00", "")]
+    if command[0] == "conversations" and "--reference" in command:
+        argv += ["--requests-db", f"sqlite:///{folder / 'requests.sqlite'}"]
+    try:
+        status = cli.main(argv)
+    except SystemExit as refused:  # argparse: a usage message and status 2
+        status = refused.code
+    assert status in (0, 1, 2)

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rasa.core.tracker_store import POSTGRESQL_SCHEMA
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -26,18 +24,15 @@ from rasa.shared.core.events import (
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.schema import CreateSchema, DropSchema
 
 from bot import paths
 from bot.callbacks.outbox import deliver_due
 from bot.callbacks.store import RequestStore
 from bot.runtime.tracker_store import REMOVED, SQLTrackerStore
-from tests.conftest import Conversation, require
-from tests.request_stores import PG_URL
+from tests.conftest import Conversation
 from tests.test_outbox import SmtpSink
 from tests.test_outbox import settings as smtp_settings
+from tests.tracker_stores import BACKENDS, sql_tracker_store
 
 DOMAIN = Domain.load(str(paths.DOMAIN))
 NAME = "Zephyrine Quillfeather"
@@ -100,36 +95,14 @@ def test_a_cancelled_form_forgets_what_was_typed(assistant):
 # --- the store itself, on SQLite and PostgreSQL ------------------------------------------------
 
 
-@pytest.fixture(params=("sqlite", "postgresql"))
+@pytest.fixture(params=BACKENDS)
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[SQLTrackerStore]:
     """Our tracker store on a fresh SQLite file, or in a new PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"))
-        return
-    require(bool(PG_URL), "TEST_POSTGRES_URL not set")
-    schema = f"nb_scrub_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, future=True)
-    with admin.begin() as db:
-        db.execute(CreateSchema(schema))
-    monkeypatch.setenv(POSTGRESQL_SCHEMA, schema)
-    url = make_url(PG_URL)
-    tracker_store = SQLTrackerStore(
-        domain=DOMAIN,
-        dialect="postgresql",
-        host=url.host,
-        port=url.port,
-        db=url.database,
-        username=url.username,
-    )
-    try:
-        yield tracker_store
-    finally:
-        tracker_store.engine.dispose()
-        with admin.begin() as db:
-            db.execute(DropSchema(schema, cascade=True))
-        admin.dispose()
+    kind = SQLTrackerStore
+    with sql_tracker_store(kind, request.param, tmp_path, monkeypatch, DOMAIN) as (store, _):
+        yield store
 
 
 def _turn(store: SQLTrackerStore, sender: str, events: list[Event]) -> DialogueStateTracker:
