@@ -132,7 +132,9 @@ def test_bad_input_gets_a_clear_message_and_changes_nothing(conversations, tmp_p
     conversations.add("family", days_ago=40)
     base = ["conversations", "--db", conversations.url]
     assert cli.main([*base, "purge", "--older-than", "-1"]) == 2
-    assert "0 days or more" in capsys.readouterr().err
+    assert "0 to 36500 days" in capsys.readouterr().err
+    assert cli.main([*base, "purge", "--older-than", "1000000000"]) == 2
+    assert "0 to 36500 days" in capsys.readouterr().err
     assert cli.main([*base, "forget", "--reference", "not a ref"]) == 2
     assert "is not a request reference" in capsys.readouterr().err
     requests_url = f"sqlite:///{tmp_path / 'requests.db'}"

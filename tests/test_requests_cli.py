@@ -253,6 +253,14 @@ def test_purge_keeps_unhandled_requests(run: Any, store: RequestStore) -> None:
     assert [row["reference"] for row in store.list()] == [waiting]
 
 
+@pytest.mark.parametrize("days", ["-1", "36501", "1000000"])
+def test_purge_refuses_a_period_out_of_range(run: Any, store: RequestStore, days: str) -> None:
+    store.mark_handled(store.save(second_opinion()))
+    status, _, err = run("purge", "--older-than", days)
+    assert status == 2 and "0 to 36500 days" in err
+    assert len(store.list()) == 1
+
+
 def _bot(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "requests", *args],

@@ -76,6 +76,10 @@ _TABLE = (
 )
 
 
+# A century: anything longer is a typing error, and would overflow the date arithmetic.
+MAX_DAYS = 36500
+
+
 class _Refused(Exception):
     """A command cannot go on; carries the message and the exit status."""
 
@@ -273,8 +277,8 @@ def _deliver(args: argparse.Namespace, store: RequestStore) -> int:
 
 
 def _purge(args: argparse.Namespace, store: RequestStore) -> int:
-    if args.older_than < 0:
-        raise _Refused("--older-than must be 0 days or more", BAD_INPUT)
+    if not 0 <= args.older_than <= MAX_DAYS:
+        raise _Refused(f"--older-than must be 0 to {MAX_DAYS} days", BAD_INPUT)
     before = utc_now() - timedelta(days=args.older_than)
     count = store.purge_handled(before)
     print(f"Deleted {count} request(s) handled before {before:%Y-%m-%d %H:%M} UTC.")

@@ -23,8 +23,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot import paths
+from bot.callbacks.cli import MAX_DAYS
 from bot.callbacks.store import RequestStore, StorageError, normalise_reference
 from bot.center.config import ConfigError, center_config, requests_db_url
+from bot.channels.inputs import Refusal, check_sender
 
 if TYPE_CHECKING:
     from bot.conversations.store import ConversationStore
@@ -77,8 +79,8 @@ def _purge(args: argparse.Namespace, store: ConversationStore) -> int:
             days = center_config().privacy.retention_days
         except ConfigError as error:
             raise _Refused(str(error), BAD_INPUT) from None
-    if days < 0:
-        raise _Refused("--older-than must be 0 days or more", BAD_INPUT)
+    if not 0 <= days <= MAX_DAYS:
+        raise _Refused(f"--older-than must be 0 to {MAX_DAYS} days", BAD_INPUT)
     purged = store.purge(timedelta(days=days))
     print(
         f"Deleted {purged.conversations} conversation(s) ({purged.events} events) "
@@ -116,7 +118,10 @@ def _forget(args: argparse.Namespace, store: ConversationStore) -> int:
         session = _conversation_of(args.reference, args.requests_db)
         kept = f" Callback request {normalise_reference(args.reference)} is kept for staff."
     else:
-        session = args.session
+        try:
+            session = check_sender(args.session)
+        except Refusal as refused:
+            raise _Refused(f"not a conversation id: {refused.message}", BAD_INPUT) from None
         kept = ""
     deleted = store.forget(session)
     if not deleted:

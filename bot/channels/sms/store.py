@@ -10,7 +10,8 @@ Three tables, all keyed by the keyed hash of the phone number (never the number 
   key is the pair: a `MessageSid` sent again from another number is another message and never
   gets the first number's reply. A row with no reply yet is
   a message being answered. Replies are kept for `REPLY_RETENTION`, far longer than Twilio
-  retries a webhook. They hold only the assistant's texts, never what the family wrote.
+  retries a webhook (seconds to minutes) and no longer: they hold only the assistant's texts,
+  never what the family wrote, but the callback form's read-back repeats a name and a number.
 
 The methods are synchronous and short (SQLite); the channel calls them in a worker thread.
 """
@@ -42,7 +43,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.channels.buttons import Button
 
-REPLY_RETENTION = timedelta(days=2)
+REPLY_RETENTION = timedelta(hours=1)
 
 _metadata = MetaData()
 opt_outs = Table(
