@@ -1,1 +1,0 @@
-﻿reference,status,created_at,request_type,relationship,name,phone,best_time,email,treating_hospital,country,handled_at,delivery,delivered_at
