@@ -27,7 +27,7 @@ from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.runtime.tracker_store import overwrite_deleted_content
+from bot.runtime.tracker_store import delete_conversation, overwrite_deleted_content
 
 EVENTS = SQLTrackerStore.SQLEvent.__table__
 
@@ -88,8 +88,7 @@ class ConversationStore:
         with self._transaction() as db:
             if db is None:
                 return 0
-            deleted = db.execute(sa.delete(EVENTS).where(EVENTS.c.sender_id == sender_id))
-            return int(deleted.rowcount or 0)
+            return delete_conversation(db, sender_id)
 
     def event_count(self, sender_id: str) -> int:
         """How many events one conversation has (for staff checks and tests)."""

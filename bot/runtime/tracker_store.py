@@ -30,7 +30,7 @@ import sqlalchemy.event
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.cli import print_error_and_exit
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot.callbacks.form import CANCEL_ACTION, FORM, PERSONAL_SLOTS, SUBMIT_ACTION
 
@@ -77,14 +77,8 @@ class SQLTrackerStore(rasa_tracker_store.SQLTrackerStore):
         Rasa 3.6's tracker stores have no delete. The caller holds the conversation's lock, so
         that a message being answered at that moment cannot write the conversation back.
         """
-        with self.session_scope() as session:
-            deleted = (
-                session.query(self.SQLEvent)
-                .filter(self.SQLEvent.sender_id == sender_id)
-                .delete(synchronize_session=False)
-            )
-            session.commit()
-        return int(deleted)
+        with self.engine.begin() as db:
+            return delete_conversation(db, sender_id)
 
     def forget_form_answers(self, sender_id: str) -> int:
         """Rewrites the last callback form's events of a conversation; the number rewritten."""
@@ -101,6 +95,17 @@ class SQLTrackerStore(rasa_tracker_store.SQLTrackerStore):
                 rows[index].data = json.dumps(events[index])
             session.commit()
         return len(changed)
+
+
+def delete_conversation(db: Connection, sender_id: str) -> int:
+    """Deletes one conversation's events in Rasa's table; the number deleted.
+
+    The one DELETE behind "forget me", used by this store inside Rasa and by the staff command
+    line (bot.conversations.store).
+    """
+    events = rasa_tracker_store.SQLTrackerStore.SQLEvent.__table__
+    deleted = db.execute(sqlalchemy.delete(events).where(events.c.sender_id == sender_id))
+    return int(deleted.rowcount or 0)
 
 
 def overwrite_deleted_content(engine: Engine) -> None:
