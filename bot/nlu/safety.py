@@ -14,7 +14,7 @@ answer. So the patterns are precise where words have calm meanings:
 - "emergency" escalates only as an emergency happening ("it's an emergency", "emergency!"),
   never as a place, a profession or a contact ("the emergency room", "emergency nurse");
 - a seizure or a fever told as history ("one seizure in 2019 and none since") is not happening
-  now, unless anything in the message says it is ("again", "now", "started", "is having");
+  now, unless anything in the message says it is ("again", "right now", "started", "is having");
 - the danger words are matched with one typing error allowed (`regex`'s fuzzy matching, {e<=1},
   two for the longest words), since a frightened parent types "breething" or "unconsious";
   short words with calm neighbours ("fever" / "never") are listed with their usual misspellings
