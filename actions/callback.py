@@ -23,7 +23,7 @@ from rasa_sdk.types import DomainDict
 from bot.callbacks.form import CANCEL_ACTION, FORM, FORM_SLOTS, SUBMIT_ACTION
 from bot.callbacks.store import CallbackRequest, RequestStore, StorageError, default_store
 from bot.center.config import center_config
-from bot.nlu import safety
+from bot.nlu import language, safety
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,11 @@ CONDITIONAL_SLOTS = {
     "country": {"international"},
 }
 SKIP_EMAIL = "skipped"
-_SKIP_WORDS = {"skip", "no", "none", "no thanks", "no email", "n/a", "na", "-", "nope"}
+# English and Spanish: the form reads both, whatever the conversation's language.
+_SKIP_WORDS = {
+    "skip", "no", "none", "no thanks", "no email", "n/a", "na", "-", "nope",
+    "omitir", "saltar", "no gracias", "no tengo", "no tengo correo", "sin correo", "ninguno",
+}
 _RELATIONSHIPS = {
     "parent": {
         "parent",
@@ -50,6 +54,14 @@ _RELATIONSHIPS = {
         "stepfather",
         "mama",
         "papa",
+        "madre",
+        "padre",
+        "mami",
+        "papi",
+        "madrastra",
+        "padrastro",
+        "la mama",
+        "el papa",
     },
     "guardian": {
         "guardian",
@@ -63,6 +75,17 @@ _RELATIONSHIPS = {
         "uncle",
         "caregiver",
         "carer",
+        "tutor",
+        "tutora",
+        "tutor legal",
+        "abuela",
+        "abuelo",
+        "tia",
+        "tio",
+        "cuidador",
+        "cuidadora",
+        "madre de crianza",
+        "padre de crianza",
     },
     "physician": {
         "physician",
@@ -73,6 +96,14 @@ _RELATIONSHIPS = {
         "the child's doctor",
         "nurse practitioner",
         "pediatrician",
+        "medico",
+        "medica",
+        "doctora",
+        "oncologo",
+        "oncologa",
+        "pediatra",
+        "el doctor",
+        "la doctora",
     },
 }
 MAX_TEXT = 100
@@ -82,7 +113,7 @@ MAX_TEXT = 100
 # question (a topic intent at QUESTION_CONFIDENCE, or a question mark). Everything else is an
 # answer: the classifier guesses "fever" at about 0.55 for a phone number or "evenings after 6",
 # and such answers must not be lost.
-INTERRUPTING_INTENTS = {*safety.SAFETY_INTENTS, "stop_form", "ask_why_needed"}
+INTERRUPTING_INTENTS = {*safety.SAFETY_INTENTS, "stop_form", "ask_why_needed", language.SWITCH_INTENT}
 INTERRUPT_CONFIDENCE = 0.7
 QUESTION_CONFIDENCE = 0.8
 
@@ -120,15 +151,23 @@ _TIME_WORDS = re.compile(
     r"weekdays?|weekends?|school days?|(?:mon|tues?|wednes|thurs?|fri|satur|sun)(?:day)?s?|"
     r"today|tomorrow|any ?time|asap|o'?clock)\b"
     r"|\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)"
-    r"|\b(?:after|before|between|around|from|until|till|by|at)\s+\d{1,2}\b",
+    r"|\b(?:after|before|between|around|from|until|till|by|at)\s+\d{1,2}\b"
+    # Spanish (the text is folded first: no accents).
+    r"|\b(?:mananas?|tardes?|noches?|mediodia|entre semana|fines? de semana|"
+    r"lunes|martes|miercoles|jueves|viernes|sabados?|domingos?|hoy|cualquier hora)\b"
+    r"|\b(?:despues de|antes de|entre|a partir de|de)\s+(?:las?\s+)?\d{1,2}\b"
+    r"|\ba las?\s+\d{1,2}\b",
     re.IGNORECASE,
 )
 _QUESTION_START = re.compile(
-    r"^\s*(?:what|how|why|when|where|who|which|can|could|is|are|does|do|will|should)\b",
+    r"^\s*(?:what|how|why|when|where|who|which|can|could|is|are|does|do|will|should|"
+    r"como|cuando|donde|quien|cual|por que|puedo|puede)\b|^\s*¿",
     re.IGNORECASE,
 )
 # Replies that answer the consent question, not "when should we call".
-_NOT_A_TIME = {"yes", "yeah", "yep", "y", "no", "nope", "n", "ok", "okay", "sure"}
+_NOT_A_TIME = {
+    "yes", "yeah", "yep", "y", "no", "nope", "n", "ok", "okay", "sure", "si", "claro", "vale", "dale",
+}
 
 
 def looks_like_a_time(text: str) -> bool:
@@ -137,6 +176,7 @@ def looks_like_a_time(text: str) -> bool:
     The classifier reads "days" or a number as a question about the stay or a fever; when the
     form asks for the best time, a reply with a time in it is the answer.
     """
+    text = language.fold(text)
     if text.rstrip().endswith("?") or _QUESTION_START.match(text):
         return False
     return _TIME_WORDS.search(text) is not None
@@ -144,7 +184,7 @@ def looks_like_a_time(text: str) -> bool:
 
 def normalise_relationship(text: str) -> str | None:
     """Maps what a family types ("I'm her mom") to parent, guardian or physician."""
-    words = re.sub(r"[^a-z' ]", " ", text.lower())
+    words = re.sub(r"[^a-z' ]", " ", language.fold(text))
     for relationship, names in _RELATIONSHIPS.items():
         if any(re.search(rf"\b{re.escape(name)}\b", words) for name in names):
             return relationship
@@ -164,7 +204,7 @@ def normalise_phone(text: str, region: str) -> str | None:
 
 def normalise_email(text: str) -> str | None:
     """The normalised address, `SKIP_EMAIL` when the family declines, or None when invalid."""
-    if text.strip().lower().strip(".!") in _SKIP_WORDS:
+    if language.fold(text).strip().strip(".!¡") in _SKIP_WORDS:
         return SKIP_EMAIL
     try:
         return validate_email(text.strip(), check_deliverability=False).normalized
@@ -305,7 +345,7 @@ class ValidateCallbackForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """Free text, kept short; a bare "yes" or "ok" is no time and is asked again."""
-        if str(value or "").strip().lower().strip(".!") in _NOT_A_TIME:
+        if language.fold(str(value or "")).strip().strip(".!¡") in _NOT_A_TIME:
             dispatcher.utter_message(response="utter_invalid_best_time")
             return {"best_time": None}
         return self._text("best_time", value, dispatcher)
@@ -342,6 +382,7 @@ def request_from(tracker: Tracker) -> CallbackRequest:
         treating_hospital=tracker.get_slot("treating_hospital"),
         country=tracker.get_slot("country"),
         conversation=tracker.sender_id,
+        language=language.of_slot(tracker.get_slot(language.SLOT)),
     )
 
 

@@ -22,10 +22,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.callback import QUESTION_PREFIXES
+from bot.nlu import language
 from bot.nlu.safety import SAFETY_INTENTS
 
 GUESSES = 2
 SOMETHING_ELSE = {"title": "Something else", "payload": "/something_else"}
+SOMETHING_ELSE_TITLES = {language.ENGLISH: "Something else", language.SPANISH: "Otra cosa"}
 OFFERABLE = {"request_human"}
 
 
@@ -34,11 +36,16 @@ def offerable(intent: str) -> bool:
     return intent.startswith(QUESTION_PREFIXES) or intent in OFFERABLE
 
 
-def topic_titles(domain: Mapping[str, Any]) -> dict[str, str]:
-    """Question intent -> the button title the domain's responses give it (the first found)."""
+def topic_titles(domain: Mapping[str, Any], lang: str = language.DEFAULT) -> dict[str, str]:
+    """Question intent -> the button title the domain's responses give it (the first found).
+
+    Titles come from the variations in the family's language (`lang`).
+    """
     titles: dict[str, str] = {}
     for variants in (domain.get("responses") or {}).values():
         for variant in variants or []:
+            if language.of_variation(variant) != lang:
+                continue
             for button in variant.get("buttons") or []:
                 payload = str(button.get("payload") or "")
                 intent = payload.removeprefix("/")
@@ -74,11 +81,13 @@ class ActionDidYouMean(Action):
     ) -> list[dict[str, Any]]:
         """Buttons for the best guesses; the plain fallback when no guess has a title."""
         ranking = tracker.latest_message.get("intent_ranking") or []
-        titles = topic_titles(domain)
+        lang = language.of_slot(tracker.get_slot(language.SLOT))
+        titles = topic_titles(domain, lang)
         guesses = best_guesses(ranking, titles)
         if not guesses:
             dispatcher.utter_message(response="utter_default")
             return []
         buttons = [{"title": titles[intent], "payload": f"/{intent}"} for intent in guesses]
-        dispatcher.utter_message(response="utter_did_you_mean", buttons=[*buttons, SOMETHING_ELSE])
+        other = {**SOMETHING_ELSE, "title": SOMETHING_ELSE_TITLES[lang]}
+        dispatcher.utter_message(response="utter_did_you_mean", buttons=[*buttons, other])
         return []

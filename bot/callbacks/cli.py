@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from bot.callbacks import outbox
 from bot.callbacks.store import (
+    LANGUAGE_LABELS,
     STATUSES,
     RequestStore,
     StorageError,
@@ -55,6 +56,7 @@ CSV_COLUMNS = (
     "email",
     "treating_hospital",
     "country",
+    "language",
     "handled_at",
     "delivery",
     "delivered_at",
@@ -73,6 +75,7 @@ _TABLE = (
     ("FROM", "relationship"),
     ("ASK FOR", "name"),
     ("PHONE", "phone"),
+    ("LANG", "language"),
 )
 
 
@@ -170,6 +173,7 @@ def _show(args: argparse.Namespace, store: RequestStore) -> int:
         "E-mail": request["email"],
         "Treating hospital": request["treating_hospital"],
         "Country": request["country"],
+        "Language": LANGUAGE_LABELS.get(request["language"] or "", request["language"]),
         "Consent given": f"{_when(request['consent_at'])} UTC",
         "Handled": f"{_when(request['handled_at'])} UTC" if request["handled_at"] else "no",
         "E-mail to staff": delivery,

@@ -30,6 +30,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from bot.callbacks.store import (
+    LANGUAGE_LABELS,
     Clock,
     Delivery,
     RequestStore,
@@ -141,6 +142,7 @@ def compose(request: StoredRequest, config: DeliveryConfig, now: datetime) -> Em
         ("Treating hospital", request["treating_hospital"]),
         ("Country", request["country"]),
         ("E-mail", request["email"]),
+        ("Language", LANGUAGE_LABELS.get(request["language"] or "", request["language"])),
     )
     received = request["created_at"].replace("T", " ").rstrip("Z")
     lines = [f"Callback request {reference}, received {received} UTC", ""]

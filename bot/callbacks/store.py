@@ -56,6 +56,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection, Engine, Row, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
@@ -74,6 +75,9 @@ REQUEST_TYPES = (
     "other",
 )
 RELATIONSHIPS = ("parent", "guardian", "physician", "other")
+# The family's language, so that someone who speaks it calls back (bot.nlu.language).
+LANGUAGES = ("en", "es")
+LANGUAGE_LABELS = {"en": "English", "es": "Spanish"}
 # What staff filter on: waiting for a call back, called back, or never reached the inbox.
 STATUSES = ("pending", "handled", "failed")
 DELIVERY_PENDING, DELIVERED, DELIVERY_FAILED = "pending", "delivered", "failed"
@@ -113,6 +117,8 @@ callback_requests = Table(
     Column("treating_hospital", String(_TEXT_LIMITS["treating_hospital"])),
     Column("country", String(_TEXT_LIMITS["country"])),
     Column("conversation", String(_TEXT_LIMITS["conversation"])),
+    # Added after the first release: `_add_language_column` adds it to older databases.
+    Column("language", String(8)),
     Column("consent_at", DateTime, nullable=False),
     Column("handled_at", DateTime),
 )
@@ -140,6 +146,32 @@ callback_submissions = Table(
     Column("submission", String(200), primary_key=True),
     Column("request_id", Integer, ForeignKey(callback_requests.c.id), nullable=False),
 )
+
+
+def _add_language_column(engine: Engine) -> None:
+    """Adds `callback_requests.language` to a database created before it existed.
+
+    Older rows keep NULL (not recorded). Asked with a query rather than the inspector, so that it
+    finds the table wherever the connection's search path puts it. Two processes may both try:
+    the loser's ALTER fails, and the column is there all the same.
+    """
+
+    def present() -> bool:
+        try:
+            with engine.connect() as db:
+                db.execute(select(callback_requests.c.language).limit(0))
+            return True
+        except DBAPIError:
+            return False
+
+    if present():
+        return
+    try:
+        with engine.begin() as db:
+            db.execute(sql_text("ALTER TABLE callback_requests ADD COLUMN language VARCHAR(8)"))
+    except DBAPIError:
+        if not present():
+            raise
 
 
 class StorageError(Exception):
@@ -210,6 +242,7 @@ class CallbackRequest:
     treating_hospital: str | None = None
     country: str | None = None
     conversation: str | None = None
+    language: str | None = None
 
     def validate(self) -> None:
         """Refuses a request that must not be stored.
@@ -229,6 +262,8 @@ class CallbackRequest:
             raise InvalidRequest(f"request_type must be one of {', '.join(REQUEST_TYPES)}")
         if self.relationship not in RELATIONSHIPS:
             raise InvalidRequest(f"relationship must be one of {', '.join(RELATIONSHIPS)}")
+        if self.language is not None and self.language not in LANGUAGES:
+            raise InvalidRequest(f"language must be one of {', '.join(LANGUAGES)}")
         if not isinstance(self.phone, str) or not _E164.fullmatch(self.phone):
             raise InvalidRequest("phone must be an E.164 number such as +12155550123")
         for name, limit in _TEXT_LIMITS.items():
@@ -282,6 +317,7 @@ class StoredRequest(TypedDict):
     treating_hospital: str | None
     country: str | None
     conversation: str | None
+    language: str | None
     consent_at: str
     handled_at: str | None
     delivery: str
@@ -379,6 +415,7 @@ def _joined() -> Select:
             r.treating_hospital,
             r.country,
             r.conversation,
+            r.language,
             r.consent_at,
             r.handled_at,
             o.id.label("outbox_id"),
@@ -416,6 +453,7 @@ def _as_dict(row: Row) -> StoredRequest:
         treating_hospital=row.treating_hospital,
         country=row.country,
         conversation=row.conversation,
+        language=row.language,
         consent_at=_iso(row.consent_at) or "",
         handled_at=_iso(row.handled_at),
         delivery=delivery,
@@ -539,6 +577,7 @@ class RequestStore:
             except (DBAPIError, IntegrityError):
                 # Another process created them between the check and the CREATE: check again.
                 metadata.create_all(self.engine)
+            _add_language_column(self.engine)
             self._schema_ready = True
 
     def save(self, request: CallbackRequest) -> str:

@@ -58,6 +58,10 @@ SLOT_KEYS: dict[str, tuple[str, str]] = {
     "url_mibg_resources": ("links", "mibg_resources"),
     "emergency_number": ("safety", "emergency_number"),
     "crisis_line": ("safety", "crisis_line"),
+    "crisis_line_spanish_option": ("safety", "crisis_line_spanish_option"),
+    "crisis_text_spanish": ("safety", "crisis_text_spanish"),
+    # A sentence naming the Spanish line or interpreter service, or nothing (`spanish_line`).
+    "spanish_line": ("spanish", "line"),
 }
 
 # 555-0100 to 555-0199 are reserved for fiction in North America; example.org is reserved too.
@@ -313,10 +317,34 @@ class LinksSection(_Details):
 
 
 class SafetySection(_Details):
-    """`safety:` the emergency number and the crisis line."""
+    """`safety:` the emergency number and the crisis line, with how to reach it in Spanish."""
 
     emergency_number: str
     crisis_line: str
+    # The 988 Lifeline answers in Spanish after the caller presses 2, and by text to the word
+    # AYUDA; a center whose crisis line is another one sets its own.
+    crisis_line_spanish_option: str = "2"
+    crisis_text_spanish: str = "AYUDA"
+
+
+class SpanishSection(StrictSettings):
+    """`spanish:` (optional) a line answered in Spanish, and a note on interpreters, in Spanish."""
+
+    line: str | None = None
+    interpreter_note: str | None = None
+
+    @validator("line", "interpreter_note", pre=True)
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if value is None or not str(value).strip() else str(value).strip()
+
+    def sentence(self) -> str:
+        """What Spanish answers add after their contact lines (with a leading space), or ""."""
+        parts = []
+        if self.line:
+            parts.append(f"Para hablar con alguien en español, llame al {self.line}.")
+        if self.interpreter_note:
+            parts.append(self.interpreter_note)
+        return "".join(f" {part}" for part in parts)
 
 
 class PrivacyConfig(StrictSettings):
@@ -339,6 +367,7 @@ class CenterFile(StrictSettings):
     phones: PhonesSection
     links: LinksSection
     safety: SafetySection
+    spanish: SpanishSection = SpanishSection()
     delivery: DeliveryConfig = DeliveryConfig()
     privacy: PrivacyConfig = PrivacyConfig()
 
@@ -351,6 +380,10 @@ class CenterFile(StrictSettings):
             for key, number in phones.dict().items()
         }
         values["phones"] = PhonesSection(**shown)
+        spanish = values.get("spanish") or SpanishSection()
+        if spanish.line:
+            line = _format_phone(spanish.line, region, "spanish.line")
+            values["spanish"] = SpanishSection(line=line, interpreter_note=spanish.interpreter_note)
         return values
 
 
@@ -392,7 +425,9 @@ def parse_center_config(data: Mapping[str, Any], path: Path) -> CenterConfig:
     values = {
         slot: str(getattr(getattr(parsed, section), key))
         for slot, (section, key) in SLOT_KEYS.items()
+        if section != "spanish"
     }
+    values["spanish_line"] = parsed.spanish.sentence()
     return CenterConfig(
         values=values,
         phone_region=parsed.center.phone_region,

@@ -5,6 +5,13 @@ only numbers that appear in the center's page, name center details only through 
 slots, and read at a US grade a worried parent can take in on a phone. `python -m bot
 content-check` prints the report; tests/test_content.py fails the suite on any problem.
 
+Spanish variations (conditioned on the `language` slot) are translations of the English ones,
+with the same provenance. Each carries `metadata.translation`: `{status: needs_review}` until a
+staff member who reads Spanish checks it against the English and the page and writes
+`{status: reviewed, reviewer: <name>, date: <YYYY-MM-DD>}`. The report lists what is pending,
+and reads Spanish with the Fernández-Huerta ease score (textstat's Spanish syllables): 60 and up
+reads like a US grade 8 text or easier, 50 like grade 10.
+
 The page is kept in the repository (content/source/, a copy of the center's reviewed text);
 CONTENT_SOURCE points the check at another copy, for example a newer one under review.
 """
@@ -15,14 +22,17 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import textstat
 import yaml
+from textstat.textstat import textstatistics
 
 from bot import paths
 from bot.center.config import SLOT_KEYS, CenterConfig
+from bot.nlu import language
 
 SOURCE_ENV = "CONTENT_SOURCE"
 # The page's text and the README that lists its sections, as the center's export names them.
@@ -31,6 +41,12 @@ SOURCE_README = "README.md"
 
 MAX_GRADE = 10.0
 MAX_AVERAGE_GRADE = 8.0
+# Fernández-Huerta ease of the Spanish variations (higher is easier): the same limits as grades.
+MIN_EASE = 50.0
+MIN_AVERAGE_EASE = 60.0
+SPANISH = "es"
+NEEDS_REVIEW = "needs_review"
+REVIEWED = "reviewed"
 # Wording that states no fact (greetings, thanks) says so instead of naming a source.
 CONVERSATION = "assistant:conversation"
 
@@ -84,6 +100,9 @@ class Variation:
     text: str
     provenance: list[str]
     buttons: list[dict[str, str]]
+    language: str = "en"
+    translation: Mapping[str, Any] | None = None
+    channel: str | None = None
 
 
 def variations(domain: Mapping[str, Any]) -> Iterator[Variation]:
@@ -96,6 +115,9 @@ def variations(domain: Mapping[str, Any]) -> Iterator[Variation]:
                 text=item.get("text", ""),
                 provenance=list(metadata.get("provenance") or []),
                 buttons=list(item.get("buttons") or []),
+                language=language.of_variation(item),
+                translation=metadata.get("translation"),
+                channel=item.get("channel"),
             )
 
 
@@ -112,6 +134,52 @@ def render(text: str, config: CenterConfig) -> str:
 def grade(text: str) -> float:
     """US school grade (Flesch-Kincaid) of a text."""
     return float(textstat.flesch_kincaid_grade(text))
+
+
+@lru_cache(maxsize=1)
+def _spanish() -> Any:
+    reader = textstatistics()
+    reader.set_lang(SPANISH)
+    return reader
+
+
+def ease(text: str) -> float:
+    """Fernández-Huerta ease of a Spanish text (higher is easier; 60-70 is "normal")."""
+    return float(_spanish().fernandez_huerta(text))
+
+
+def translation_problems(domain: Mapping[str, Any]) -> list[str]:
+    """Responses without a Spanish variation for each English one, or with a bad review mark."""
+    found = []
+    by_response: dict[str, list[Variation]] = {}
+    for variation in variations(domain):
+        by_response.setdefault(variation.response, []).append(variation)
+    for name, items in by_response.items():
+        english = [(v.channel, len(v.buttons)) for v in items if v.language != SPANISH]
+        spanish = [(v.channel, len(v.buttons)) for v in items if v.language == SPANISH]
+        if sorted(english, key=str) != sorted(spanish, key=str):
+            found.append(f"{name}: the Spanish variations do not match the English ones")
+        for variation in items:
+            if variation.language != SPANISH:
+                continue
+            mark = variation.translation or {}
+            if mark.get("status") == REVIEWED:
+                if not (mark.get("reviewer") and mark.get("date")):
+                    found.append(f"{name}: a reviewed translation needs reviewer and date")
+            elif mark.get("status") != NEEDS_REVIEW:
+                found.append(f"{name}: Spanish variation without metadata.translation.status")
+    return found
+
+
+def pending_translations(domain: Mapping[str, Any]) -> list[str]:
+    """Responses with a Spanish variation still marked needs_review."""
+    return sorted(
+        {
+            v.response
+            for v in variations(domain)
+            if v.language == SPANISH and (v.translation or {}).get("status") != REVIEWED
+        }
+    )
 
 
 def problems(
@@ -168,12 +236,15 @@ def report(
     sections, source_text = set(source.sections), source.text
     found: list[str] = []
     grades: dict[str, float] = {}
+    eases: dict[str, float] = {}
     family_slots = frozenset(domain.get("slots") or {})
     for variation in variations(domain):
         found += problems(variation, sections, source_text, config, family_slots)
-        grades[variation.response] = max(
-            grade(render(variation.text, config)), grades.get(variation.response, 0.0)
-        )
+        text = render(variation.text, config)
+        if variation.language == SPANISH:
+            eases[variation.response] = min(ease(text), eases.get(variation.response, 200.0))
+        else:
+            grades[variation.response] = max(grade(text), grades.get(variation.response, 0.0))
     average = sum(grades.values()) / len(grades)
     too_hard = [
         f"{name}: grade {value:.1f} is above {MAX_GRADE}"
@@ -182,7 +253,22 @@ def report(
     ]
     if average > MAX_AVERAGE_GRADE:
         too_hard.append(f"average grade {average:.2f} is above {MAX_AVERAGE_GRADE}")
-    return {"problems": found + too_hard, "grades": grades, "average": average}
+    too_hard += [
+        f"{name} (es): Fernández-Huerta ease {value:.1f} is below {MIN_EASE}"
+        for name, value in eases.items()
+        if value < MIN_EASE
+    ]
+    average_ease = sum(eases.values()) / len(eases) if eases else 100.0
+    if average_ease < MIN_AVERAGE_EASE:
+        too_hard.append(f"average Spanish ease {average_ease:.2f} is below {MIN_AVERAGE_EASE}")
+    return {
+        "problems": found + translation_problems(domain) + too_hard,
+        "grades": grades,
+        "average": average,
+        "eases": eases,
+        "average_ease": average_ease,
+        "pending": pending_translations(domain),
+    }
 
 
 def format_report(result: Mapping[str, Any]) -> str:
@@ -194,6 +280,19 @@ def format_report(result: Mapping[str, Any]) -> str:
     lines.append(
         f"\nresponses: {len(result['grades'])}  average grade: {result['average']:.2f}  "
         f"worst: {max(grades):.1f}"
+    )
+    eases = result.get("eases") or {}
+    if eases:
+        lines.append(f"\n{'response (Spanish)':34} ease")
+        for name, value in sorted(eases.items(), key=lambda item: item[1]):
+            lines.append(f"{name:34} {value:5.1f}")
+        lines.append(
+            f"\nSpanish responses: {len(eases)}  average ease: {result['average_ease']:.2f}  "
+            f"hardest: {min(eases.values()):.1f}"
+        )
+    pending = result.get("pending") or []
+    lines.append(
+        f"translations pending review: {len(pending)}" + (f" ({', '.join(pending)})" if pending else "")
     )
     lines += [f"PROBLEM {problem}" for problem in result["problems"]] or ["no problems"]
     return "\n".join(lines)

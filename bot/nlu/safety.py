@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import regex
 
+from bot.nlu.language import fold
+
 # Marks an intent set by these patterns (bot.nlu.safety_net), as opposed to the classifier.
 PATTERN_SOURCE = "safety_patterns"
 
@@ -49,6 +51,12 @@ _BREATH = r"(?:breathing|breathe){e<=1}"
 _SEIZURE = r"(?:(?:seizures?|seizing){e<=1}|siezures?|siezing|seziures?|seisures?)"
 _CONVULSION = r"(?:convulsions?|convulsing){e<=1}"
 _UNCONSCIOUS = r"(?:unconscious|unresponsive){e<=2}"
+# "fibre" (a diet) is one letter from "fiebre": substitutions only, and the usual misspellings.
+_FIEBRE = r"(?:(?:fiebres?){s<=1}|fievre|fiebe|fierbe|fibre(?= de| alta| muy))"
+_CONVULSION_ES = (
+    r"(?:(?:convulsion|convulsiones|convulsionando|convulsiona|convulsiono){e<=1}"
+    r"|combulsion(?:es)?|comvulsion(?:es)?|convulcion(?:es)?)"
+)
 _NOT = r"(?:not|isn'?t|isnt|stopped|stop|no longer|cant|can'?t|cannot|can not|wont|won'?t)"
 _GREY = r"(?:blue|grey|gray|purple|bluish|greyish|grayish)"
 
@@ -86,10 +94,32 @@ EMERGENCY_PATTERN = _words(
     r"emergency(?=\s*!)",
     r"^\s*(?:help\W+)?emergency(?:\W+(?:help|please|now))?\W*$",
     # Spanish, with and without accents, one typing error allowed in the longer words.
+    # The text is folded first (lower case, no accents: bot.nlu.language.fold), so these are
+    # written without accents and match "está" and "esta" alike.
     r"no (?:puede |esta |está )?(?:respira|respirar|respirando){e<=1}",
+    r"no (?:puede |esta )?(?:respria|resipra|respiar|repsira|respra)\w*",
     r"dej[oó] de (?:respirar){e<=1}",
-    r"convulsi(?:o|ó)n(?:es)?|convulsionando|convulsiona",
-    r"(?:inconsciente){e<=1}",
+    r"(?:le )?(?:cuesta|costando|falta|faltando) (?:mucho )?(?:respirar|el aire|aire)",
+    r"no (?:le )?entra (?:el )?aire",
+    _CONVULSION_ES,
+    r"(?:crisis convulsiva|ataque epileptico)",
+    r"(?:dando|dio|teniendo|tiene|tuvo|le da) (?:un |una )?ataque"
+    r"(?! de (?:panico|ansiedad|nervios|risa|tos|llanto|asma))",
+    r"(?:inconsciente|inconciente){e<=1}",
+    r"(?:perdio|perdido|pierde) el (?:conocimiento|sentido)",
+    r"no (?:me |nos )?responde",
+    r"no abre los ojos",
+    r"(?:se )?(?:esta |está )?(?:poniendo|puso|pone) (?:morad[oa]|azul|gris)",
+    r"se (?:esta |está )?(?:atragantando|asfixiando)|se atraganto",
+    r"desmayad[oa]|se desmaya",
+    r"(?:vomitando|vomita|escupe|escupiendo) sangre",
+    r"mucha sangre",
+    r"sobredosis",
+    r"se (?:tomo|trago|bebio) (?:todas|todo) (?:las|los|el|sus) "
+    r"(?:pastillas|medicinas|medicamentos|frasco|pildoras)",
+    r"(?:es|tengo|tenemos|hay) una emergencia",
+    r"emergencia(?=\s*!)",
+    r"^\s*(?:ayuda\W+)?emergencia(?:\W+(?:ayuda|por favor|ya))?\W*$",
     r"no (?:se |lo |la |le )?despierta",
     r"no (?:puedo|podemos|puede|logro|logramos) desp(?:ie|e)rt(?:ar|arl[oae])",
     r"no reacciona",
@@ -122,13 +152,24 @@ CRISIS_PATTERN = _words(
     r"(?:don'?t|do not) want to wake up",
     r"wish (?:i|I) (?:was|were) dead",
     # Spanish.
-    r"suicid(?:io|arme|a)",
+    r"suicid\w*",
     r"(?:me )?(?:quiero|kiero) morir(?:me)?",
     r"matarme",
     r"(?:yo )?me mato(?! trabajando| estudiando)",
     r"quitarme la vida",
-    r"no (?:quiero|kiero) (?:vivir|seguir viviendo)",
+    r"no (?:quiero|kiero|qiero) (?:vivir|seguir viviendo|estar viv[oa]|existir|despertar(?:me)?)",
     r"(?:hacerme|me voy a hacer) da[nñ]o",
+    r"(?:cortarme|lastimarme)",
+    r"quiero desaparecer",
+    r"(?:mejor|preferiria|quisiera|ojala|quiero) (?:estar )?muert[oa]",
+    r"(?:acabar|terminar) con (?:mi vida|todo)",
+    r"no (?:vale|tiene) (?:la pena|sentido) (?:vivir|seguir viviendo)",
+    r"no tengo (?:razon|razones|motivos?) para vivir",
+    # Another person's self-harm.
+    r"se quiere (?:morir|matar)",
+    r"(?:quiere|quiso|intento|trato|amenaza con|habla de) "
+    r"(?:matarse|suicidarse|hacerse dano|lastimarse|cortarse|quitarse la vida)",
+    r"se (?:esta |sigue )?(?:haciendo|hace) (?:cortes|dano)",
 )
 
 # Words of illness or treatment that make a temperature-shaped decimal (38.6, 101.3) a fever.
@@ -178,10 +219,13 @@ FEVER_PATTERN = _words(
     rf"(?:{_FEVER_F})(?:[.,]\d+)? ?f",
     rf"(?:{_FEVER_C})(?:[.,]\d+)? ?c",
     # Spanish.
-    r"(?:fiebre){s<=1}",
+    _FIEBRE,
+    r"febril",
     r"calentura",
     rf"temperatura (?:alta|de {_FEVER_LEVEL})",
+    r"(?:tiene|tengo|con|tenia) (?:mucha )?temperatura",
     r"escalofr[ií]os",
+    r"tiritando|temblando de frio",
 )
 # A temperature-shaped decimal, a fever only beside words of illness or treatment (_ILLNESS).
 _DECIMAL_TEMPERATURE = regex.compile(
@@ -200,8 +244,14 @@ PATTERNS: dict[str, regex.Pattern[str]] = {
 # "no fever, just a question": a bare denial, removed before the fever patterns run. Only when
 # nothing says the fever is back ("but", "again", "now", ...), and never "no fever reducer", so
 # that a fever that came down and returned still escalates; a temperature always counts.
-_NO_FEVER = _words(r"(?:no|without(?: a| any)?) fevers?(?=\s*(?:[,.;!]|$|and\b|or\b|just\b))")
-_FEVER_AGAIN = _words(r"but", r"again", r"back", r"still", r"now", r"came", r"returned")
+_NO_FEVER = _words(
+    r"(?:no|without(?: a| any)?) fevers?(?=\s*(?:[,.;!]|$|and\b|or\b|just\b))",
+    r"(?:sin|no (?:tiene|tuvo|ha tenido|hay)) fiebre(?=\s*(?:[,.;!]|$|y\b|o\b|solo\b))",
+)
+_FEVER_AGAIN = _words(
+    r"but", r"again", r"back", r"still", r"now", r"came", r"returned",
+    r"pero", r"otra vez", r"de nuevo", r"volvio", r"regreso", r"ahora", r"todavia", r"sigue",
+)
 
 
 # A seizure or a fever told as history ("one seizure in 2019 and none since", "the fever went away
@@ -235,6 +285,12 @@ _HISTORY = _words(
     r"hace (?:\d+|un|una|dos|tres|varios|varias|unos|unas) (?:semanas?|mes(?:es)?|años?|anos?)",
     r"cuando era (?:beb[eé]|chiquit[oa]|pequeñ[oa]|peque[nñ]o)",
     r"(?:nada|ninguna?) desde entonces",
+    r"(?:la semana|el mes|el ano|el año|el verano|el invierno) pasad[oa]",
+    r"(?:ya )?se le (?:quito|paso|bajo|fue)",
+    r"ya (?:esta|se siente) (?:bien|mejor|normal)",
+    r"ya paso",
+    r"al (?:principio|diagnostico)",
+    r"(?:durante|en) (?:el|la) primer[oa]? (?:tratamiento|quimio)",
 )
 # Something happening now. Not a bare "now", which is as often calm ("fine now", "scans now").
 _NOW = _words(
@@ -268,6 +324,14 @@ _NOW = _words(
     r"hoy",
     r"todav[ií]a",
     r"est[aá] teniendo",
+    r"ahorita",
+    r"ahora mismo",
+    r"en este momento",
+    r"esta (?:noche|manana|tarde)",
+    r"acaba de",
+    r"hace (?:\d+|unos|unas|un|una) (?:minutos?|horas?|rato)",
+    r"sigue (?:con|teniendo)",
+    r"(?:le )?(?:volvio|regreso)",
 )
 _HISTORY_PRONE = _words(
     _SEIZURE,
@@ -275,7 +339,10 @@ _HISTORY_PRONE = _words(
     r"convulsi(?:o|ó)n(?:es)?",
     r"febrile",
     r"fevers?|feverish|fevr|fevor|feaver|feever|fver|fiever",
-    r"(?:fiebre){s<=1}",
+    _FIEBRE,
+    r"calentura",
+    r"ataque",
+    _CONVULSION_ES,
 )
 
 
@@ -293,7 +360,7 @@ def _fever(text: str) -> bool:
 
 def detect(text: str) -> str | None:
     """The most severe safety intent whose pattern the text matches, or None."""
-    text = text or ""
+    text = fold(text or "")
     if _told_as_history(text):
         text = _HISTORY_PRONE.sub(" ", text)
     if EMERGENCY_PATTERN.search(text):

@@ -13,6 +13,8 @@ through here, so the fixes hold everywhere:
    its time there. The fix builds the validator once, checks the schema once, and validates each
    response exactly as before: the same schema, the same errors (`best_match`), the same message
    added for the action server's developer.
+4. The conversation's language is kept in the `language` slot by the slot extraction that runs
+   after every message (`bot.runtime.language_slot`), inside the Rasa server.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
 from rasa.shared.exceptions import RasaException
 
+from bot.runtime.language_slot import ExtractSlotsAndLanguage
 from bot.runtime.launcher import API_TOKEN_ENV
 from bot.runtime.session_start import SessionStartWithDisclaimer
 
@@ -86,6 +89,7 @@ def apply_fixes() -> None:
     RemoteAction.run = apologise_when_unreachable
     # default_actions() builds Rasa's default actions from this module-level name.
     rasa_actions.ActionSessionStart = SessionStartWithDisclaimer
+    rasa_actions.ActionExtractSlots = ExtractSlotsAndLanguage
 
 
 def main() -> None:
