@@ -285,12 +285,45 @@ def test_a_misspelt_or_spanish_emergency_as_the_best_time_is_answered_not_stored
     up_to_the_best_time(conversation)
     # Answered first; the request is kept (issue 13: a false alarm must not end the form
     # unasked), and the question is asked again.
-    assert conversation.ask(message) == [
-        "utter_emergency",
-        "utter_callback_kept",
-        "utter_ask_best_time",
-    ]
+    answered = conversation.ask(message)
+    # A Spanish message first switches the conversation to Spanish, and says so.
+    if answered[0] == "utter_language_changed":
+        answered = answered[1:]
+    assert answered == ["utter_emergency", "utter_callback_kept", "utter_ask_best_time"]
     assert conversation.ask("yes") != ["utter_callback_saved"]
+    assert stored_for(requests_db, conversation) == []
+
+
+def test_a_spanish_family_fills_the_form_in_spanish_and_the_request_says_so(
+    conversation, requests_db
+):
+    said = conversation.ask("quisiera que alguien del equipo me llame por favor")
+    assert said[0] == "utter_language_changed"
+    assert "utter_ask_request_type" in said
+    assert "llam" in conversation.last_messages[-1]["text"].lower()
+    assert conversation.ask("/contact_new_appointment") == ["utter_ask_relationship"]
+    assert conversation.ask("soy la mamá") == ["utter_ask_contact_name"]
+    assert conversation.ask("¿para qué lo necesitan?") == [
+        "utter_why_contact_name",
+        "utter_ask_contact_name",
+    ]
+    assert conversation.ask("María López") == ["utter_ask_phone"]
+    assert conversation.ask("215 555 0199") == ["utter_ask_email"]
+    assert conversation.ask("omitir") == ["utter_ask_best_time"]
+    assert conversation.ask("por las tardes después de las 5") == ["utter_ask_consent"]
+    consent = conversation.last_messages[-1]["text"]
+    assert "María López" in consent and "sí" in consent
+    assert conversation.ask("sí") == ["utter_callback_saved"]
+    [row] = stored_for(requests_db, conversation)
+    assert (row["relationship"], row["language"], row["email"]) == ("parent", "es", None)
+    assert row["best_time"] == "por las tardes después de las 5"
+
+
+def test_salir_stops_the_spanish_form_and_nothing_is_stored(conversation, requests_db):
+    conversation.ask("necesito una cita para mi hijo, ¿me pueden llamar?")
+    conversation.ask("/contact_new_appointment")
+    assert conversation.ask("salir") == ["utter_callback_cancelled"]
+    assert "nada" in conversation.last_messages[-1]["text"].lower()
     assert stored_for(requests_db, conversation) == []
 
 

@@ -69,6 +69,7 @@ def test_the_set_covers_every_intent_and_part(blind, domain):
     silent = {intent for intent in intents if intent.startswith("not_covered_")}
     missing = intents - set(topics) - silent - {"emergency", "fever", "crisis", "distress"}
     missing -= {"out_of_scope", "something_else"}  # something_else: a button's payload
+    missing -= {"switch_language"}  # newer than this set; its requests are patterns
     assert missing == set()
 
 

@@ -176,6 +176,20 @@ def test_an_emergency_in_a_new_web_chat_needs_no_action_server(without_actions):
     assert "911" in texts
 
 
+@pytest.mark.parametrize(
+    "text", ["mi hijo no respira", "tiene fiebre de 39 y esta en quimio", "ya no quiero vivir"]
+)
+def test_a_spanish_emergency_is_answered_in_spanish_without_the_action_server(
+    without_actions, text
+):
+    conversation = Conversation(without_actions)
+    said = conversation.ask(text)
+    assert said[:2] == ["utter_disclaimer", "utter_language_changed"]
+    assert said[-1] in {"utter_emergency", "utter_fever", "utter_crisis"}
+    answer = conversation.last_messages[-1]["text"]
+    assert "llame" in answer.lower() and ("911" in answer or "988" in answer)
+
+
 def test_what_needs_the_action_server_is_answered_honestly_with_the_phone_line(without_actions):
     conversation = Conversation(without_actions)
     conversation.ask("what is mibg therapy")

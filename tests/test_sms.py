@@ -37,6 +37,7 @@ from bot.channels.sms.channel import (
 from bot.channels.sms.store import SmsStore
 from bot.devtools.content_check import load_domain, render
 from bot.runtime.launcher import RunSettings, Servers
+from bot.nlu import language
 from bot.runtime.nlg import CenterResponses
 from tests.conftest import SMS_SENDER_KEY, TWILIO_AUTH_TOKEN, http_json, server_settings
 
@@ -410,11 +411,14 @@ def test_opt_out_and_sent_replies_survive_a_restart(trained_model, tmp_path):
 # --- the whole domain, as texts -------------------------------------------------------------------
 
 
-def sms_variations(domain: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(name, variation) for what an SMS user can get: `channel: sms` variations if any."""
+def sms_variations(
+    domain: dict[str, Any], lang: str = "en"
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(name, variation) for what an SMS user can get in `lang`: `channel: sms` ones if any."""
     for name, items in domain["responses"].items():
-        for_sms = [item for item in items if item.get("channel") == SmsOutput.name()]
-        for item in for_sms or [item for item in items if not item.get("channel")]:
+        mine = [item for item in items if language.of_variation(item) == lang]
+        for_sms = [item for item in mine if item.get("channel") == SmsOutput.name()]
+        for item in for_sms or [item for item in mine if not item.get("channel")]:
             yield name, item
 
 
@@ -427,20 +431,26 @@ FAMILY_ANSWERS = {
 }
 
 
-def test_every_response_fits_three_messages_of_three_segments_even_after_the_disclaimer(domain):
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_every_response_fits_three_messages_of_three_segments_even_after_the_disclaimer(
+    domain, lang
+):
+    """Spanish keeps its accents and so goes as UCS-2 (70 a segment): the same limits hold."""
     config = center_config()
-    (disclaimer,) = [item for name, item in sms_variations(domain) if name == "utter_disclaimer"]
-    disclaimer = {"text": render(disclaimer["text"], config)}
+    (disclaimer,) = [
+        item for name, item in sms_variations(domain, lang) if name == "utter_disclaimer"
+    ]
+    disclaimer = {"text": render(disclaimer["text"], config), "language": lang}
     too_long = []
-    for name, item in sms_variations(domain):
+    for name, item in sms_variations(domain, lang):
         text = render(item["text"], config).format_map(FAMILY_ANSWERS)
-        message = {"text": text, "buttons": item.get("buttons") or []}
+        message = {"text": text, "buttons": item.get("buttons") or [], "language": lang}
         for first_turn in ([message], [disclaimer, message]):
             texts = sms_text.format_reply(first_turn).messages
             if not (
                 1 <= len(texts) <= sms_text.MAX_MESSAGES
                 and all(sms_text.segment_count(text) <= sms_text.MAX_SEGMENTS for text in texts)
-                and all(sms_text.is_gsm7(text) for text in texts)
+                and (lang == "es" or all(sms_text.is_gsm7(text) for text in texts))
             ):
                 too_long.append((name, [len(text) for text in texts]))
             assert "{" not in "".join(texts), name
@@ -469,6 +479,20 @@ def test_the_channel_texts_fit_one_message():
         text = sms_text.fill(template, CENTER)
         assert sms_text.pack([text]) == [text], name
         assert sms_text.is_gsm7(text), name
+    assert set(sms_text.SPANISH_CHANNEL_TEXTS) == set(sms_text.CHANNEL_TEXTS)
+    for name, template in sms_text.SPANISH_CHANNEL_TEXTS.items():
+        text = sms_text.fill(template, CENTER, keep_letters=True)
+        assert sms_text.pack([text]) == [text], name
+
+
+def test_spanish_answers_keep_their_accents_and_count_as_ucs2():
+    reply = sms_text.format_reply([{"text": "¿Qué es la recaída? Tiene 3 años.", "language": "es"}])
+    assert reply.messages == ["¿Qué es la recaída? Tiene 3 años."]
+    assert not sms_text.is_gsm7(reply.messages[0])
+    english = sms_text.format_reply([{"text": "Zoë's room"}])
+    assert english.messages == ["Zoe's room"]
+    long_spanish = "La terapia con I-131 MIBG dura varios días. " * 3
+    assert sms_text.segment_count(long_spanish.strip()) == 2  # 134 UCS-2 characters
 
 
 # --- parts, without the servers -------------------------------------------------------------------

@@ -155,9 +155,10 @@ def translation_problems(domain: Mapping[str, Any]) -> list[str]:
     for variation in variations(domain):
         by_response.setdefault(variation.response, []).append(variation)
     for name, items in by_response.items():
-        english = [(v.channel, len(v.buttons)) for v in items if v.language != SPANISH]
-        spanish = [(v.channel, len(v.buttons)) for v in items if v.language == SPANISH]
-        if sorted(english, key=str) != sorted(spanish, key=str):
+        # Spanish may add a shorter `channel: sms` variation (accents make texts UCS-2).
+        english = {(v.channel, len(v.buttons)) for v in items if v.language != SPANISH}
+        spanish = {(v.channel, len(v.buttons)) for v in items if v.language == SPANISH}
+        if not english <= spanish or {channel for channel, _ in spanish - english} - {"sms"}:
             found.append(f"{name}: the Spanish variations do not match the English ones")
         for variation in items:
             if variation.language != SPANISH:

@@ -5,9 +5,10 @@ A family's language is kept per conversation (the `language` slot, set by
 
 - an explicit request ("en español", "in English", "¿habla español?", the SMS keywords
   ESPANOL / ENGLISH) switches at once;
-- otherwise a message of at least `MIN_WORDS` words that lingua reads as the other language
-  with at least `MIN_CONFIDENCE` switches; a few unmistakable Spanish greetings ("hola",
-  "gracias") switch too;
+- otherwise a message of at least `MIN_WORDS` words (not counting words both languages share,
+  such as "MIBG" or "neuroblastoma") that lingua reads as the other language with at least
+  `MIN_CONFIDENCE` (`MIN_CONFIDENCE_LONG` from `LONG_WORDS` words on) switches; a few
+  unmistakable Spanish greetings ("hola", "gracias") switch too;
 - short or mixed messages ("ok", "si", "mibg", "el port de mi hija") keep the current language,
   because a detector is unreliable on them.
 
@@ -37,6 +38,9 @@ SWITCH_INTENT = "switch_language"
 
 MIN_WORDS = 2
 MIN_CONFIDENCE = 0.8
+# From this many words on, a lower confidence is enough: lingua is surer on longer text.
+LONG_WORDS = 4
+MIN_CONFIDENCE_LONG = 0.7
 
 
 def fold(text: str) -> str:
@@ -91,6 +95,13 @@ _SPANISH_GREETINGS = frozenset(
     }
 )
 _WORD = regex.compile(r"[\p{L}']+")
+# Words both languages' families use alike: they say nothing about the language.
+_NEUTRAL = frozenset(
+    {
+        "mibg", "i", "neuroblastoma", "nant", "cog", "port", "scan", "scans", "chemo", "quimio",
+        "irinotecan", "temozolomide", "ok", "okay", "dr", "mri", "ct", "pet",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -136,13 +147,15 @@ def read(text: str) -> Reading | None:
     asked = requested(text)
     if asked is not None:
         return Reading(asked, 1.0, explicit=True)
-    words = _WORD.findall(fold(text or ""))
-    if " ".join(words) in _SPANISH_GREETINGS:
+    if " ".join(_WORD.findall(fold(text or ""))) in _SPANISH_GREETINGS:
         return Reading(SPANISH, 1.0)
+    # Accents are kept for the detector: they are among the surest signs of Spanish.
+    words = [word for word in _WORD.findall((text or "").lower()) if word not in _NEUTRAL]
     if len(words) < MIN_WORDS:
         return None
     language, confidence = _detected(" ".join(words))
-    if confidence < MIN_CONFIDENCE:
+    needed = MIN_CONFIDENCE if len(words) < LONG_WORDS else MIN_CONFIDENCE_LONG
+    if confidence < needed:
         return None
     return Reading(language, round(confidence, 3))
 

@@ -40,7 +40,7 @@ class ExtractSlotsAndLanguage(rasa_actions.ActionExtractSlots):
     async def run(self, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> list[Event]:
         """Rasa's events, then a `SlotSet` (and a note in the new language) on a change."""
         events = await super().run(output_channel, nlg, tracker, domain)
-        if language.SLOT not in domain.slot_names:
+        if language.SLOT not in {slot.name for slot in domain.slots}:
             return events
         reading = reading_of(tracker)
         current = language.of_slot(self._latest_value(tracker, events))

@@ -15,6 +15,7 @@ from rasa.shared.core.domain import Domain
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.center.config import center_config
+from bot.nlu import language
 
 
 class CenterResponses(TemplatedNaturalLanguageGenerator):
@@ -26,6 +27,25 @@ class CenterResponses(TemplatedNaturalLanguageGenerator):
         """Reads the center configuration once; a broken file stops the server at start-up."""
         super().__init__((domain or Domain.empty()).responses)
         self.center_values: dict[str, str] = dict(center_config().values)
+
+    def generate_from_slots(
+        self,
+        utter_action: str,
+        filled_slots: dict[str, Any],
+        output_channel: str,
+        **kwargs: Any,
+    ) -> dict[str, Any] | None:
+        """Rasa's choice of variation, marked with its language (`metadata.language`).
+
+        The web page sets its own words and `lang` attribute from the language of the latest
+        answer, so the page and the answers cannot disagree.
+        """
+        response = super().generate_from_slots(utter_action, filled_slots, output_channel, **kwargs)
+        if response is not None:
+            metadata = dict(response.get("metadata") or {})
+            metadata[language.SLOT] = language.of_variation(response)
+            response["metadata"] = metadata
+        return response
 
     def _response_variables(
         self, filled_slots: dict[str, Any] | None, kwargs: dict[str, Any]

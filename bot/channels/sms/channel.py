@@ -23,7 +23,11 @@ with one confirmation, after which every text gets an empty answer until START, 
 gateway answers those keywords (Twilio's Advanced Opt-Out, where HELP's text is set too) and
 blocks sending to opted-out numbers; the channel then still records opt-out and opt-in, so it
 never answers an opted-out number either, but sends no text of its own for a keyword. Keywords
-never reach the conversation.
+never reach the conversation. PARAR and CANCELAR (Spanish) opt out like STOP.
+
+The channel's own texts come in the family's language: Spanish after a Spanish keyword or in a
+conversation whose `language` slot is Spanish (read from the tracker store for these texts
+only). Spanish answers keep their accents and go as UCS-2 (`bot.channels.sms.text`).
 
 FORGET (or FORGET ME) is the assistant's own keyword, answered whatever `handle_opt_out` says:
 it erases the number's conversation from the tracker store and its stored replies and numbered
@@ -61,7 +65,7 @@ from bot.channels.erase import CannotErase, erase_conversation
 from bot.channels.rate_limit import NotifyOnce, Verdict
 from bot.channels.sms import text as sms_text
 from bot.channels.sms.store import SmsStore, Turn
-from bot.nlu import safety
+from bot.nlu import language, safety
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +118,14 @@ class SmsOutput(CollectingOutputChannel):
     def name(cls) -> str:
         """The output channel name responses can be specific to."""
         return "sms"
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """Rasa's sending, then the answer's language (bot.runtime.nlg) kept with it."""
+        before = len(self.messages)
+        await super().send_response(recipient_id, message)
+        lang = (message.get("metadata") or {}).get("language")
+        for sent in self.messages[before:]:
+            sent["language"] = lang
 
 
 class SmsInput(InputChannel):
@@ -182,6 +194,10 @@ class SmsInput(InputChannel):
         values = center_config().values
         self.texts = {
             name: sms_text.fill(text, values) for name, text in sms_text.CHANNEL_TEXTS.items()
+        }
+        self.spanish_texts = {
+            name: sms_text.fill(text, values, keep_letters=True)
+            for name, text in sms_text.SPANISH_CHANNEL_TEXTS.items()
         }
         # Answers being worked out, by MessageSid and sender: a retry waits for the first.
         self._answering: dict[tuple[str, str], asyncio.Task[list[str]]] = {}
@@ -297,21 +313,25 @@ class SmsInput(InputChannel):
             return await self._forget(turn, incoming)
         if word in sms_text.OPT_OUT_KEYWORDS:
             logger.info("sms: %s opted out", sender)
-            return Outcome([self.texts["opt_out"]] if own_texts else [], menu=[], opted_out=True)
+            texts = await self._texts(incoming, word)
+            return Outcome([texts["opt_out"]] if own_texts else [], menu=[], opted_out=True)
         if word in sms_text.OPT_IN_KEYWORDS and (word != "YES" or turn.opted_out):
             logger.info("sms: %s opted in", sender)
-            return Outcome([self.texts["opt_in"]] if own_texts else [], menu=[], opted_out=False)
+            texts = await self._texts(incoming, word)
+            return Outcome([texts["opt_in"]] if own_texts else [], menu=[], opted_out=False)
         if turn.opted_out:
             return Outcome([])
         verdict = self.limiter.check(sender)
         if verdict is not Verdict.ALLOW and not safety.detect(body):
             logger.info("sms: %s is over the rate limit", sender)
-            notice = [self.texts["rate_limit"]] if verdict is Verdict.NOTIFY else []
-            return Outcome(notice, remember=False)
+            if verdict is not Verdict.NOTIFY:
+                return Outcome([], remember=False)
+            texts = await self._texts(incoming, word)
+            return Outcome([texts["rate_limit"]], remember=False)
         if word in sms_text.HELP_KEYWORDS:
-            return Outcome([self.texts["help"]] if own_texts else [])
+            return Outcome([(await self._texts(incoming, word))["help"]] if own_texts else [])
         if not body.strip():
-            return Outcome([self.texts["empty"]])
+            return Outcome([(await self._texts(incoming, word))["empty"]])
         text = sms_text.chosen_payload(body, turn.menu) or body
         output = SmsOutput()
         await on_new_message(
@@ -320,17 +340,32 @@ class SmsInput(InputChannel):
         reply = sms_text.format_reply(output.messages)
         return Outcome(reply.messages, menu=reply.buttons)
 
+    async def _texts(self, incoming: Incoming, word: str | None) -> dict[str, str]:
+        """The channel's own texts in the family's language: a Spanish keyword's, else the
+        conversation's (its `language` slot; read only for these texts, not for every message).
+        """
+        if word in sms_text.SPANISH_OPT_OUT_KEYWORDS:
+            return self.spanish_texts
+        try:
+            tracker = await incoming.agent.tracker_store.retrieve(incoming.sender)
+        except Exception:  # the texts must go out even when the store is down
+            logger.exception("sms: the conversation's language could not be read")
+            tracker = None
+        spoken = tracker.get_slot(language.SLOT) if tracker is not None else None
+        return self.spanish_texts if language.of_slot(spoken) == language.SPANISH else self.texts
+
     async def _forget(self, turn: Turn, incoming: Incoming) -> Outcome:
         """FORGET: erases the conversation, then the number's stored replies and numbered list.
 
         The opt-out state stays (the law requires it). An opted-out number is erased too, but
         gets no text, as it gets none for anything else.
         """
+        texts = await self._texts(incoming, None)
         try:
             await erase_conversation(incoming.agent, incoming.sender)
         except CannotErase:
             logger.error("sms: FORGET, but the tracker store cannot delete conversations")
-            return Outcome([] if turn.opted_out else [self.texts["cannot_forget"]], remember=False)
+            return Outcome([] if turn.opted_out else [texts["cannot_forget"]], remember=False)
         await asyncio.to_thread(incoming.store.forget, incoming.sender, incoming.message_sid)
         logger.info("sms: %s erased its conversation", incoming.sender)
-        return Outcome([] if turn.opted_out else [self.texts["forget"]], menu=[])
+        return Outcome([] if turn.opted_out else [texts["forget"]], menu=[])

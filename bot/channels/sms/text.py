@@ -35,7 +35,10 @@ MAX_MESSAGES = 3
 MAX_BODY = 1600
 
 # Carrier keywords (CTIA, Twilio's defaults). YES only opts back in a number that opted out.
-OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+SPANISH_OPT_OUT_KEYWORDS = frozenset({"PARAR", "CANCELAR"})
+OPT_OUT_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", *SPANISH_OPT_OUT_KEYWORDS}
+)
 OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
 HELP_KEYWORDS = frozenset({"HELP", "INFO"})
 # Not a carrier keyword: the assistant's own "forget me" (bot.channels.sms.channel).
@@ -77,6 +80,36 @@ CHANNEL_TEXTS = {
     "empty": EMPTY_TEXT,
     "forget": FORGET_TEXT,
     "cannot_forget": CANNOT_FORGET_TEXT,
+}
+# The same in Spanish (translation: needs_review, as domain.yml's Spanish responses). They keep
+# their accents, so they go as UCS-2: each must fit one message of 3 segments (201 characters).
+SPANISH_CHANNEL_TEXTS = {
+    "help": (
+        "{program_name}: respuestas automáticas, no consejos médicos. Familias de pacientes: "
+        "{phone_existing_patients}. Citas: {phone_new_appointments}. Emergencia: "
+        "{emergency_number}. PARAR: no más textos."
+    ),
+    "opt_out": (
+        "No recibirá más textos del {program_name}. Responda START para volver. Equipo médico: "
+        "{phone_existing_patients}. Emergencia: llame al {emergency_number}."
+    ),
+    "opt_in": (
+        "Puede volver a escribir al asistente del {program_name}. Responda HELP para ayuda, "
+        "PARAR para no recibir más textos."
+    ),
+    "rate_limit": (
+        "Envió muchos textos en poco tiempo. Espere un minuto y vuelva a intentarlo. "
+        "Emergencia: llame al {emergency_number}."
+    ),
+    "empty": "Solo puedo leer texto. Escriba su pregunta. Emergencia: llame al {emergency_number}.",
+    "forget": (
+        "Se borró esta conversación del asistente. Si envió una solicitud de llamada, se guarda "
+        "para que le llamen. Emergencia: llame al {emergency_number}."
+    ),
+    "cannot_forget": (
+        "No se pudo borrar esta conversación por texto. Llame al {phone_existing_patients} y lo "
+        "haremos. Emergencia: llame al {emergency_number}."
+    ),
 }
 
 _REPLACEMENTS = {
@@ -121,11 +154,12 @@ class SmsReply:
     buttons: list[Button] = field(default_factory=list)
 
 
-def to_gsm7(text: str) -> str:
+def to_gsm7(text: str, keep_letters: bool = False) -> str:
     """The text with typographic characters replaced and emoji removed, GSM-7 where possible.
 
     Characters with no GSM-7 form (a Chinese name, say) are kept; `segment_count` then counts
-    the message as UCS-2.
+    the message as UCS-2. With `keep_letters` (Spanish: "día", "también"), accented letters are
+    kept too, and the text goes as UCS-2: an accent changes a Spanish word ("año", "papá").
     """
     out: list[str] = []
     for char in text:
@@ -135,6 +169,8 @@ def to_gsm7(text: str) -> str:
             out.append(_REPLACEMENTS[char])
         elif unicodedata.category(char) in _DROPPED_CATEGORIES:
             continue
+        elif keep_letters and unicodedata.category(char).startswith("L"):
+            out.append(char)
         else:
             base = unicodedata.normalize("NFKD", char)
             base = "".join(c for c in base if not unicodedata.combining(c))
@@ -222,9 +258,9 @@ def keyword(text: str) -> str | None:
     return None
 
 
-def fill(template: str, values: Mapping[str, str]) -> str:
+def fill(template: str, values: Mapping[str, str], keep_letters: bool = False) -> str:
     """A channel text with the center's details in place of its placeholders, as GSM-7."""
-    return to_gsm7(template.format_map(values))
+    return to_gsm7(template.format_map(values), keep_letters)
 
 
 def _split_long(unit: str, ok: Callable[[str], bool]) -> list[str]:
@@ -352,9 +388,11 @@ def format_reply(
     blocks: list[str] = []
     buttons: list[Button] = []
     for message in bot_messages:
+        # Spanish answers keep their accents (SmsOutput records each answer's language).
+        keep_letters = message.get("language") == "es"
         for key in ("text", "image", "attachment"):
             if message.get(key):
-                blocks.append(to_gsm7(str(message[key])))
+                blocks.append(to_gsm7(str(message[key]), keep_letters))
         for button in message.get("buttons") or []:
             if button.get("title") and button.get("payload"):
                 buttons.append(Button(title=button["title"], payload=button["payload"]))

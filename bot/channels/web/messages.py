@@ -22,6 +22,8 @@ class ChatMessage(TypedDict):
     text: str
     buttons: list[Button]
     provenance: list[str]
+    # The answer's language (bot.runtime.nlg marks it); "" for the family's own messages.
+    language: str
 
 
 class ChatError(TypedDict):
@@ -52,12 +54,14 @@ class WebOutput(CollectingOutputChannel):
 
 def bot_message(text: str, buttons: Any, metadata: Any) -> ChatMessage:
     """A bot message from a response's text, buttons and `metadata` mapping."""
-    provenance = (metadata or {}).get("provenance") if isinstance(metadata, dict) else None
+    metadata = metadata if isinstance(metadata, dict) else {}
+    provenance = metadata.get("provenance")
     return ChatMessage(
         sender="bot",
         text=text or "",
         buttons=[Button(title=str(b["title"]), payload=str(b["payload"])) for b in buttons or []],
         provenance=[str(p) for p in provenance or []],
+        language=str(metadata.get("language") or "en"),
     )
 
 
@@ -81,7 +85,9 @@ def history(events: list[Any]) -> list[ChatMessage]:
             (messages if opening is None else opening).append(message)
         elif isinstance(event, UserUttered) and event.text is not None:
             text = titles.get(event.text, event.text)
-            messages.append(ChatMessage(sender="user", text=text, buttons=[], provenance=[]))
+            messages.append(
+                ChatMessage(sender="user", text=text, buttons=[], provenance=[], language="")
+            )
             messages.extend(opening or [])
             opening = None
     return messages + (opening or [])

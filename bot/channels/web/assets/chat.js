@@ -9,6 +9,97 @@
   var FORGET_URL = "/webhooks/web/forget";
   var SESSION_HEADER = "X-Chat-Session";
   var STORAGE_KEY = "nb-chat-session";
+  var LANGUAGE_KEY = "nb-chat-language";
+
+  // The page's own words, in the conversation's language (the answers come from the server in
+  // it too). Words that hold center details are in chat.html, in both languages (data-lang).
+  var WORDS = {
+    en: {
+      title: "Family assistant",
+      newChat: "New chat",
+      careTeam: "Care team:",
+      conversation: "Conversation",
+      yourMessage: "Your message",
+      placeholder: "Type your question",
+      send: "Send",
+      hint: "Enter sends. Shift+Enter starts a new line.",
+      forget: "Delete this conversation",
+      switchTo: "Español",
+      switchLabel: "Cambiar a español",
+      botSays: "Assistant says: ",
+      youSaid: "You said: ",
+      fromWebsite: "From the center's website",
+      suggested: "Suggested questions",
+      writing: "The assistant is writing…",
+      tooSlow: "The assistant is taking too long to answer.",
+      unreachable: "We can't reach the assistant right now.",
+      wentWrong: "Something went wrong.",
+      ourSide: "Something went wrong on our side.",
+      late:
+        "The assistant is taking longer than usual. If you sent a request, it may already be " +
+        "saved, so please don't send it again. The answer will appear here when it arrives.",
+      noAnswer:
+        "No answer came. Your message may not have reached the assistant. If it was a request " +
+        "and you send it again, it will not be stored twice.",
+      typeFirst: "Please type your question first.",
+      tooLong: "Your message is too long ({n} characters). Please keep it under {max} " +
+        "characters, or send it in parts. Your message is still in the box.",
+      notAnswered: "The assistant did not answer this message.",
+      stillInBox: " Your message is still in the box.",
+      historyFailed: " Your earlier messages could not be shown.",
+      confirmRestart: "Start a new chat? This conversation will no longer show here.",
+      nothingToDelete: "There is no conversation to delete.",
+      confirmDelete:
+        "Delete this conversation? It will be erased from this device and from the assistant. " +
+        "A callback request you already sent is kept, so that staff can call you back.",
+      notDeleted: " The conversation was not deleted.",
+    },
+    es: {
+      title: "Asistente para familias",
+      newChat: "Nuevo chat",
+      careTeam: "Equipo médico:",
+      conversation: "Conversación",
+      yourMessage: "Su mensaje",
+      placeholder: "Escriba su pregunta",
+      send: "Enviar",
+      hint: "Enter envía. Mayús+Enter empieza una línea nueva.",
+      forget: "Borrar esta conversación",
+      switchTo: "English",
+      switchLabel: "Switch to English",
+      botSays: "El asistente dice: ",
+      youSaid: "Usted dijo: ",
+      fromWebsite: "Del sitio web del centro (en inglés)",
+      suggested: "Preguntas sugeridas",
+      writing: "El asistente está escribiendo…",
+      tooSlow: "El asistente está tardando demasiado en responder.",
+      unreachable: "No podemos comunicarnos con el asistente en este momento.",
+      wentWrong: "Algo salió mal.",
+      ourSide: "Algo salió mal de nuestro lado.",
+      late:
+        "El asistente está tardando más de lo normal. Si envió una solicitud, puede que ya " +
+        "esté guardada: no la envíe otra vez. La respuesta aparecerá aquí cuando llegue.",
+      noAnswer:
+        "No llegó ninguna respuesta. Puede que su mensaje no haya llegado al asistente. Si era " +
+        "una solicitud y la envía otra vez, no se guardará dos veces.",
+      typeFirst: "Primero escriba su pregunta.",
+      tooLong: "Su mensaje es demasiado largo ({n} caracteres). Escriba menos de {max} " +
+        "caracteres, o envíelo en partes. Su mensaje sigue en el cuadro.",
+      notAnswered: "El asistente no respondió a este mensaje.",
+      stillInBox: " Su mensaje sigue en el cuadro.",
+      historyFailed: " No se pudieron mostrar sus mensajes anteriores.",
+      confirmRestart: "¿Empezar un chat nuevo? Esta conversación ya no se verá aquí.",
+      nothingToDelete: "No hay ninguna conversación que borrar.",
+      confirmDelete:
+        "¿Borrar esta conversación? Se borrará de este aparato y del asistente. Si ya envió " +
+        "una solicitud de llamada, se guarda para que el personal pueda llamarle.",
+      notDeleted: " La conversación no se borró.",
+    },
+  };
+  var pageLanguage = "en";
+
+  function w(key) {
+    return (WORDS[pageLanguage] || WORDS.en)[key];
+  }
 
   var root = document.getElementById("chat");
   var log = document.getElementById("log");
@@ -16,10 +107,12 @@
   var typing = document.getElementById("typing");
   var errorBox = document.getElementById("error");
   var errorHelp = document.getElementById("error-help");
+  var errorHelpSpanish = document.getElementById("error-help-es");
   var form = document.getElementById("composer");
   var input = document.getElementById("message");
   var restart = document.getElementById("restart");
   var forget = document.getElementById("forget");
+  var languageButton = document.getElementById("language");
 
   var memorySession = null; // used when the browser refuses localStorage
   var busy = false;
@@ -51,6 +144,52 @@
     }
   }
 
+  // --- the page's language: that of the latest answer, or the family's button ---------------
+  function applyLanguage(lang) {
+    if (!WORDS[lang]) return;
+    pageLanguage = lang;
+    document.documentElement.lang = lang;
+    document.querySelectorAll("[data-lang]").forEach(function (node) {
+      node.hidden = node.getAttribute("data-lang") !== lang;
+    });
+    document.querySelectorAll("[data-words]").forEach(function (node) {
+      node.textContent = w(node.getAttribute("data-words"));
+    });
+    document.querySelectorAll("[data-words-placeholder]").forEach(function (node) {
+      node.placeholder = w(node.getAttribute("data-words-placeholder"));
+    });
+    document.querySelectorAll("[data-words-label]").forEach(function (node) {
+      node.setAttribute("aria-label", w(node.getAttribute("data-words-label")));
+    });
+    var other = lang === "es" ? "en" : "es";
+    languageButton.textContent = w("switchTo");
+    languageButton.lang = other;
+    languageButton.setAttribute("aria-label", w("switchLabel"));
+    languageButton.setAttribute("data-switch-to", other);
+    try {
+      window.localStorage.setItem(LANGUAGE_KEY, lang);
+    } catch (error) {
+      // storage blocked: the page follows the answers all the same
+    }
+  }
+
+  function followAnswers(messages) {
+    for (var i = messages.length - 1; i >= 0; i -= 1) {
+      if (messages[i].sender === "bot" && messages[i].language) {
+        if (messages[i].language !== pageLanguage) applyLanguage(messages[i].language);
+        return;
+      }
+    }
+  }
+
+  function storedLanguage() {
+    try {
+      return window.localStorage.getItem(LANGUAGE_KEY) || "en";
+    } catch (error) {
+      return "en";
+    }
+  }
+
   // --- drawing -------------------------------------------------------------------------------
   function element(tag, className, text) {
     var node = document.createElement(tag);
@@ -68,14 +207,15 @@
   function addMessage(message) {
     var bot = message.sender === "bot";
     var item = element("div", "message " + (bot ? "from-bot" : "from-user"));
-    item.appendChild(element("span", "visually-hidden", bot ? "Assistant says: " : "You said: "));
+    if (bot && message.language) item.lang = message.language;
+    item.appendChild(element("span", "visually-hidden", bot ? w("botSays") : w("youSaid")));
     item.appendChild(element("p", "text", message.text));
     if (bot && (message.provenance || []).length) {
       item.setAttribute("data-provenance", message.provenance.join(" "));
     }
     if (bot && fromWebsite(message.provenance) && root.dataset.website) {
       var source = element("p", "source");
-      var link = element("a", "", "From the center's website");
+      var link = element("a", "", w("fromWebsite"));
       link.href = root.dataset.website;
       link.target = "_blank";
       link.rel = "noopener noreferrer";
@@ -85,7 +225,7 @@
     if (bot && message.buttons && message.buttons.length) {
       var group = element("div", "buttons");
       group.setAttribute("role", "group");
-      group.setAttribute("aria-label", "Suggested questions");
+      group.setAttribute("aria-label", w("suggested"));
       message.buttons.forEach(function (button) {
         var choice = element("button", "choice", button.title);
         choice.type = "button";
@@ -109,14 +249,15 @@
       dots.setAttribute("aria-hidden", "true");
       for (var i = 0; i < 3; i += 1) dots.appendChild(element("span", "dot"));
       typing.appendChild(dots);
-      typing.appendChild(element("span", "typing-text", "The assistant is writing…"));
+      typing.appendChild(element("span", "typing-text", w("writing")));
     }
   }
 
   function showError(text) {
     errorBox.textContent = "";
     errorBox.appendChild(element("p", "error-text", text));
-    errorBox.appendChild(document.importNode(errorHelp.content, true));
+    var help = pageLanguage === "es" ? errorHelpSpanish : errorHelp;
+    errorBox.appendChild(document.importNode(help.content, true));
   }
 
   function clearError() {
@@ -129,12 +270,6 @@
     this.late = late === true; // timed out: the server may still answer (and store)
   }
 
-  var LATE =
-    "The assistant is taking longer than usual. If you sent a request, it may already be " +
-    "saved, so please don't send it again. The answer will appear here when it arrives.";
-  var NO_ANSWER =
-    "No answer came. Your message may not have reached the assistant. If it was a request " +
-    "and you send it again, it will not be stored twice.";
 
   function request(method, url, body) {
     var controller = new AbortController();
@@ -157,18 +292,18 @@
       })
       .catch(function (error) {
         if (error && error.name === "AbortError") {
-          throw new Failure("The assistant is taking too long to answer.", true);
+          throw new Failure(w("tooSlow"), true);
         }
-        throw new Failure("We can't reach the assistant right now.");
+        throw new Failure(w("unreachable"));
       })
       .then(function (response) {
         return response.json().then(
           function (data) {
-            if (!response.ok) throw new Failure(data.message || "Something went wrong.");
+            if (!response.ok) throw new Failure(data.message || w("wentWrong"));
             return data;
           },
           function () {
-            throw new Failure("Something went wrong on our side.");
+            throw new Failure(w("ourSide"));
           }
         );
       })
@@ -182,14 +317,15 @@
     var maxLength = parseInt(root.dataset.maxLength, 10);
     clearError();
     if (!text.trim()) {
-      showError("Please type your question first.");
+      showError(w("typeFirst"));
       return;
     }
     if (text.trim().length > maxLength) {
+      var locale = pageLanguage === "es" ? "es-US" : "en-US";
       showError(
-        "Your message is too long (" + text.trim().length.toLocaleString("en-US") +
-          " characters). Please keep it under " + maxLength.toLocaleString("en-US") +
-          " characters, or send it in parts. Your message is still in the box."
+        w("tooLong")
+          .replace("{n}", text.trim().length.toLocaleString(locale))
+          .replace("{max}", maxLength.toLocaleString(locale))
       );
       return;
     }
@@ -204,8 +340,9 @@
       .then(function (reply) {
         saveSession(reply.session);
         pending.classList.remove("pending");
+        followAnswers(reply.messages);
         reply.messages.forEach(addMessage);
-        if (!reply.messages.length) showError("The assistant did not answer this message.");
+        if (!reply.messages.length) showError(w("notAnswered"));
         // Show the new exchange from its start: a long answer is read from its first line.
         log.scrollTop = pending.offsetTop - 8;
       })
@@ -213,12 +350,12 @@
         if (failure.late && hadSession) {
           // Not busy meanwhile: the family can always send another message (an emergency).
           awaitLateAnswer(pending, drawnBefore, function () {
-            keep(text, fromInput, NO_ANSWER);
+            keep(text, fromInput, w("noAnswer"));
           });
           return;
         }
         log.removeChild(pending);
-        keep(text, fromInput, failure.message || "Something went wrong.");
+        keep(text, fromInput, failure.message || w("wentWrong"));
       })
       .finally(function () {
         busy = false;
@@ -230,7 +367,7 @@
     var kept = "";
     if (fromInput && !input.value) {
       input.value = text;
-      kept = " Your message is still in the box.";
+      kept = w("stillInBox");
     }
     showError(message + kept);
   }
@@ -238,13 +375,14 @@
   // The server goes on with a message the page stopped waiting for, and keeps its answer in the
   // conversation: read it from the history until it is there, then draw the conversation anew.
   function awaitLateAnswer(pending, drawnBefore, giveUp) {
-    showError(LATE);
+    showError(w("late"));
     var deadline = Date.now() + (parseInt(root.dataset.lateAnswerMs, 10) || 90000);
     function poll() {
       request("GET", HISTORY_URL)
         .then(function (reply) {
           if (reply.messages.length > drawnBefore + 1) {
             log.textContent = "";
+            followAnswers(reply.messages);
             reply.messages.forEach(addMessage);
             clearError();
           } else {
@@ -269,10 +407,11 @@
     log.setAttribute("aria-busy", "true");
     request("GET", HISTORY_URL)
       .then(function (reply) {
+        followAnswers(reply.messages);
         reply.messages.forEach(addMessage);
       })
       .catch(function (failure) {
-        showError(failure.message + " Your earlier messages could not be shown.");
+        showError(failure.message + w("historyFailed"));
       })
       .finally(function () {
         log.setAttribute("aria-busy", "false");
@@ -302,7 +441,7 @@
   }
 
   restart.addEventListener("click", function () {
-    if (!window.confirm("Start a new chat? This conversation will no longer show here.")) return;
+    if (!window.confirm(w("confirmRestart"))) return;
     clearConversation();
     input.focus();
   });
@@ -311,21 +450,27 @@
   forget.addEventListener("click", function () {
     if (!loadSession()) {
       clearConversation();
-      typing.textContent = "There is no conversation to delete.";
+      typing.textContent = w("nothingToDelete");
       return;
     }
-    var question =
-      "Delete this conversation? It will be erased from this device and from the assistant. " +
-      "A callback request you already sent is kept, so that staff can call you back.";
-    if (!window.confirm(question)) return;
+    if (!window.confirm(w("confirmDelete"))) return;
     request("POST", FORGET_URL, {})
       .then(function (reply) {
         clearConversation();
         typing.textContent = reply.message;
       })
       .catch(function (failure) {
-        showError(failure.message + " The conversation was not deleted.");
+        showError(failure.message + w("notDeleted"));
       });
+  });
+
+  // The language button: the page changes at once; the assistant confirms in the new language
+  // (the payload sets the conversation's `language` slot, domain.yml).
+  languageButton.addEventListener("click", function () {
+    var lang = languageButton.getAttribute("data-switch-to");
+    var label = languageButton.textContent;
+    applyLanguage(lang);
+    send('/switch_language{"language": "' + lang + '"}', label, false);
   });
 
   // Inside the widget's iframe: the host page asks for focus, and Escape closes the widget.
@@ -341,5 +486,6 @@
     }
   });
 
+  applyLanguage(storedLanguage());
   redraw();
 })();
