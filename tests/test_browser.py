@@ -394,3 +394,40 @@ def test_the_widget_cannot_be_framed_by_a_site_not_allowed(new_page, assistant):
     frame = open_widget(page)
     assert frame.locator("#message").count() == 0
     assert not re.match(re.escape(assistant.url), frame.url)
+
+
+# --- in Spanish ----------------------------------------------------------------------------------
+
+
+def test_a_spanish_conversation_switches_the_page_and_back(new_page, assistant):
+    """The issue's walk: a MIBG question in Spanish, a follow-up button, English and back, and
+    an emergency, with the page's own words and `lang` following; screenshots for the note."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    chat = ChatPage(new_page(375, 812), assistant.url).open()
+    page = chat.page
+    new = chat.ask("¿qué es la terapia con MIBG para mi hijo?")
+    assert "I-131 MIBG" in new[-1] and "medicamento" in new[-1]
+    assert page.locator("html").get_attribute("lang") == "es"
+    assert page.locator("h1").inner_text() == "Asistente para familias"
+    assert "En una emergencia llame al" in page.locator("#emergency").inner_text()
+    assert page.locator("#message").get_attribute("placeholder") == "Escriba su pregunta"
+    assert page.locator(".from-bot").last.get_attribute("lang") == "es"
+    new = chat.press_button("¿Por qué el cuarto especial?")
+    assert new and "cuarto" in new[-1]
+    english = chat.answer_to(lambda: page.locator("#language").click())
+    assert english[-1].startswith("Okay, I will answer in English")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("#language").inner_text() == "Español"
+    spanish = chat.answer_to(lambda: page.locator("#language").click())
+    assert spanish[-1].startswith("De acuerdo, le responderé en español")
+    assert page.locator("html").get_attribute("lang") == "es"
+    new = chat.ask("mi hijo no respira!!")
+    assert CONFIG["emergency_number"] in new[-1] and "ahora" in new[-1]
+    chat.screenshot("chat-es-375")
+    violations = Axe().run(page).response["violations"]
+    serious = [v["id"] for v in violations if v["impact"] in ("serious", "critical")]
+    assert serious == []
+    page.reload()
+    chat.wait_for_history()
+    assert page.locator("html").get_attribute("lang") == "es"

@@ -393,3 +393,15 @@ def test_delete_needs_a_valid_session_and_an_allowed_origin(assistant):
         headers={"X-Chat-Session": "a" * 32, "Origin": "https://evil.example"},
     )
     assert foreign.status == 403
+
+
+def test_the_language_button_payload_switches_and_answers_carry_the_language(assistant):
+    reply = send(assistant, '/switch_language{"language": "es"}')
+    assert reply.status == 200
+    last = reply.body["messages"][-1]
+    assert last["language"] == "es" and "español" in last["text"]
+    session = reply.body["session"]
+    answer = send(assistant, "/ask_mibg", session=session).body["messages"][-1]
+    assert answer["language"] == "es" and "medicamento" in answer["text"]
+    back = send(assistant, "in English please", session=session).body["messages"][-1]
+    assert back["language"] == "en" and back["text"].startswith("Okay, I will answer in English")
