@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 import yaml
 
-from bench.eval import EVAL_SETS, SECOND_SET, Case, figures, load_set
+from bench.eval import EVAL_SETS, SECOND_SET, SPANISH_SET, Case, figures, load_set
 from bot import paths
 
 PARTS = {"topic", "safety", "calm", "near_domain", "unrelated"}
@@ -52,6 +52,18 @@ def test_the_second_set_is_new_and_covers_every_part(blind, domain):
     assert {m["part"] for m in second} == PARTS
     assert {m["expect"] for m in second} <= set(domain["intents"])
     assert len(second) >= 250
+
+
+def test_the_spanish_set_is_spanish_new_and_covers_every_part(blind, domain):
+    spanish = load_set(SPANISH_SET)
+    earlier = {_normal(m["text"]) for m in [*blind, *load_set(SECOND_SET)]}
+    assert [m["text"] for m in spanish if _normal(m["text"]) in earlier] == []
+    assert {m["lang"] for m in spanish} == {"es"}
+    assert {m["part"] for m in spanish} == PARTS
+    assert {m["expect"] for m in spanish} <= set(domain["intents"])
+    assert len(spanish) >= 300
+    safety = Counter(m["expect"] for m in spanish if m["part"] == "safety")
+    assert min(safety[name] for name in ("emergency", "fever", "crisis", "distress")) >= 10
 
 
 def test_the_set_covers_every_intent_and_part(blind, domain):

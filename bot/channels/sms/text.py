@@ -224,10 +224,12 @@ def split_sentences(text: str) -> list[str]:
     return [part for part in _SENTENCE_END.split(text.strip()) if part]
 
 
-def numbered_list(buttons: Sequence[Button]) -> str:
-    """One line per button, "Reply 1 for <title>"; the payloads are never shown."""
+def numbered_list(buttons: Sequence[Button], spanish: bool = False) -> str:
+    """One line per button, "Reply 1 for <title>" ("Responda 1: <title>" in Spanish, accents
+    kept); the payloads are never shown."""
+    line = "Responda {number}: {title}" if spanish else "Reply {number} for {title}"
     return "\n".join(
-        f"Reply {number} for {to_gsm7(button['title'])}"
+        line.format(number=number, title=to_gsm7(button["title"], keep_letters=spanish))
         for number, button in enumerate(buttons, start=1)
     )
 
@@ -387,9 +389,11 @@ def format_reply(
     """
     blocks: list[str] = []
     buttons: list[Button] = []
+    spanish = False
     for message in bot_messages:
         # Spanish answers keep their accents (SmsOutput records each answer's language).
         keep_letters = message.get("language") == "es"
+        spanish = keep_letters
         for key in ("text", "image", "attachment"):
             if message.get(key):
                 blocks.append(to_gsm7(str(message[key]), keep_letters))
@@ -397,5 +401,5 @@ def format_reply(
             if button.get("title") and button.get("payload"):
                 buttons.append(Button(title=button["title"], payload=button["payload"]))
     if buttons:
-        blocks.append(numbered_list(buttons))
+        blocks.append(numbered_list(buttons, spanish))
     return SmsReply(messages=pack(blocks, max_segments, max_messages), buttons=buttons)
