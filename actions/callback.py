@@ -35,8 +35,22 @@ CONDITIONAL_SLOTS = {
 SKIP_EMAIL = "skipped"
 # English and Spanish: the form reads both, whatever the conversation's language.
 _SKIP_WORDS = {
-    "skip", "no", "none", "no thanks", "no email", "n/a", "na", "-", "nope",
-    "omitir", "saltar", "no gracias", "no tengo", "no tengo correo", "sin correo", "ninguno",
+    "skip",
+    "no",
+    "none",
+    "no thanks",
+    "no email",
+    "n/a",
+    "na",
+    "-",
+    "nope",
+    "omitir",
+    "saltar",
+    "no gracias",
+    "no tengo",
+    "no tengo correo",
+    "sin correo",
+    "ninguno",
 }
 _RELATIONSHIPS = {
     "parent": {
@@ -113,7 +127,12 @@ MAX_TEXT = 100
 # question (a topic intent at QUESTION_CONFIDENCE, or a question mark). Everything else is an
 # answer: the classifier guesses "fever" at about 0.55 for a phone number or "evenings after 6",
 # and such answers must not be lost.
-INTERRUPTING_INTENTS = {*safety.SAFETY_INTENTS, "stop_form", "ask_why_needed", language.SWITCH_INTENT}
+INTERRUPTING_INTENTS = {
+    *safety.SAFETY_INTENTS,
+    "stop_form",
+    "ask_why_needed",
+    language.SWITCH_INTENT,
+}
 INTERRUPT_CONFIDENCE = 0.7
 QUESTION_CONFIDENCE = 0.8
 
@@ -166,7 +185,20 @@ _QUESTION_START = re.compile(
 )
 # Replies that answer the consent question, not "when should we call".
 _NOT_A_TIME = {
-    "yes", "yeah", "yep", "y", "no", "nope", "n", "ok", "okay", "sure", "si", "claro", "vale", "dale",
+    "yes",
+    "yeah",
+    "yep",
+    "y",
+    "no",
+    "nope",
+    "n",
+    "ok",
+    "okay",
+    "sure",
+    "si",
+    "claro",
+    "vale",
+    "dale",
 }
 
 

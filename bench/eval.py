@@ -152,6 +152,13 @@ def figures(cases: list[Case]) -> dict[str, Any]:
     }
 
 
+def _language_line(read: Mapping[str, int]) -> str:
+    return (
+        f"  language read            {read['right']} right, {read['unclear']} unclear (kept), "
+        f"{read['wrong']} wrong"
+    )
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
@@ -168,8 +175,7 @@ def format_table(result: Mapping[str, Any]) -> str:
             f"  false alarms on calm     {len(figs['false_alarms'])} of {figs['calm']}",
             f"  wrong answers off-page   {_pct(figs['wrong_answer_rate'])}"
             f" of {figs['beyond_the_page']}",
-            "  language read            {right} right, {unclear} unclear (kept), {wrong} wrong"
-            .format(**figs.get("language_read", {"right": 0, "unclear": 0, "wrong": 0})),
+            _language_line(figs.get("language_read") or {"right": 0, "unclear": 0, "wrong": 0}),
             "  intents below 85%:",
         ]
         weak = [

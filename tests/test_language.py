@@ -92,7 +92,9 @@ def domain() -> Domain:
     return Domain.load(str(paths.DOMAIN))
 
 
-def _tracker(domain: Domain, text: str, intent: str, slot: str | None = None) -> DialogueStateTracker:
+def _tracker(
+    domain: Domain, text: str, intent: str, slot: str | None = None
+) -> DialogueStateTracker:
     events = [ActionExecuted("action_listen")]
     if slot:
         events.insert(0, SlotSet(language.SLOT, slot))
@@ -112,7 +114,9 @@ def _extract(domain: Domain, tracker: DialogueStateTracker) -> tuple[list, Colle
 
 
 def test_a_spanish_question_sets_the_slot_and_says_so_in_spanish(domain):
-    events, _ = _extract(domain, _tracker(domain, "que es la recaida de neuroblastoma", "ask_what_is_relapse"))
+    events, _ = _extract(
+        domain, _tracker(domain, "que es la recaida de neuroblastoma", "ask_what_is_relapse")
+    )
     assert SlotSet(language.SLOT, "es") in events
     notes = [e for e in events if getattr(e, "text", None)]
     assert len(notes) == 1 and "español" in notes[0].text

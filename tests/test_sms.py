@@ -36,8 +36,8 @@ from bot.channels.sms.channel import (
 )
 from bot.channels.sms.store import SmsStore
 from bot.devtools.content_check import load_domain, render
-from bot.runtime.launcher import RunSettings, Servers
 from bot.nlu import language
+from bot.runtime.launcher import RunSettings, Servers
 from bot.runtime.nlg import CenterResponses
 from tests.conftest import SMS_SENDER_KEY, TWILIO_AUTH_TOKEN, http_json, server_settings
 

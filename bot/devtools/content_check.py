@@ -293,7 +293,8 @@ def format_report(result: Mapping[str, Any]) -> str:
         )
     pending = result.get("pending") or []
     lines.append(
-        f"translations pending review: {len(pending)}" + (f" ({', '.join(pending)})" if pending else "")
+        f"translations pending review: {len(pending)}"
+        + (f" ({', '.join(pending)})" if pending else "")
     )
     lines += [f"PROBLEM {problem}" for problem in result["problems"]] or ["no problems"]
     return "\n".join(lines)

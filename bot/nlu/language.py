@@ -98,8 +98,24 @@ _WORD = regex.compile(r"[\p{L}']+")
 # Words both languages' families use alike: they say nothing about the language.
 _NEUTRAL = frozenset(
     {
-        "mibg", "i", "neuroblastoma", "nant", "cog", "port", "scan", "scans", "chemo", "quimio",
-        "irinotecan", "temozolomide", "ok", "okay", "dr", "mri", "ct", "pet",
+        "mibg",
+        "i",
+        "neuroblastoma",
+        "nant",
+        "cog",
+        "port",
+        "scan",
+        "scans",
+        "chemo",
+        "quimio",
+        "irinotecan",
+        "temozolomide",
+        "ok",
+        "okay",
+        "dr",
+        "mri",
+        "ct",
+        "pet",
     }
 )
 
@@ -135,7 +151,7 @@ def _detector() -> Any:
 
 
 def _detected(text: str) -> tuple[str, float]:
-    """lingua's likelier language of the two, with its confidence."""
+    """Lingua's likelier language of the two, with its confidence."""
     values = _detector().compute_language_confidence_values(text)
     best = values[0]
     code = SPANISH if best.language.name == "SPANISH" else ENGLISH
@@ -161,7 +177,7 @@ def read(text: str) -> Reading | None:
 
 
 def of_variation(variation: Mapping[str, Any]) -> str:
-    """The language a domain response variation is for: its `language` slot condition, or English."""
+    """The language of a domain response variation: its `language` slot condition, or English."""
     for condition in variation.get("condition") or []:
         if condition.get("type") == "slot" and condition.get("name") == SLOT:
             return str(condition.get("value"))

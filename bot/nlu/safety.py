@@ -249,8 +249,21 @@ _NO_FEVER = _words(
     r"(?:sin|no (?:tiene|tuvo|ha tenido|hay)) fiebre(?=\s*(?:[,.;!]|$|y\b|o\b|solo\b))",
 )
 _FEVER_AGAIN = _words(
-    r"but", r"again", r"back", r"still", r"now", r"came", r"returned",
-    r"pero", r"otra vez", r"de nuevo", r"volvio", r"regreso", r"ahora", r"todavia", r"sigue",
+    r"but",
+    r"again",
+    r"back",
+    r"still",
+    r"now",
+    r"came",
+    r"returned",
+    r"pero",
+    r"otra vez",
+    r"de nuevo",
+    r"volvio",
+    r"regreso",
+    r"ahora",
+    r"todavia",
+    r"sigue",
 )
 
 

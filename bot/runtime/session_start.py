@@ -41,7 +41,11 @@ def _keep_language(events: list[Event], tracker: Any, domain: Any) -> list[Event
     No other slot is carried over (domain.yml), but a Spanish-speaking family coming back an
     hour later should not be answered in English until they write a long enough message.
     """
-    kept = tracker.get_slot(language.SLOT) if language.SLOT in {slot.name for slot in domain.slots} else None
+    kept = (
+        tracker.get_slot(language.SLOT)
+        if language.SLOT in {slot.name for slot in domain.slots}
+        else None
+    )
     if language.of_slot(kept) == language.DEFAULT:
         return events
     at = next(

@@ -341,8 +341,10 @@ class SmsInput(InputChannel):
         return Outcome(reply.messages, menu=reply.buttons)
 
     async def _texts(self, incoming: Incoming, word: str | None) -> dict[str, str]:
-        """The channel's own texts in the family's language: a Spanish keyword's, else the
-        conversation's (its `language` slot; read only for these texts, not for every message).
+        """The channel's own texts in the family's language.
+
+        Spanish after a Spanish keyword, else the conversation's language (its `language` slot,
+        read from the tracker store only for these texts, not for every message).
         """
         if word in sms_text.SPANISH_OPT_OUT_KEYWORDS:
             return self.spanish_texts

@@ -225,8 +225,10 @@ def split_sentences(text: str) -> list[str]:
 
 
 def numbered_list(buttons: Sequence[Button], spanish: bool = False) -> str:
-    """One line per button, "Reply 1 for <title>" ("Responda 1: <title>" in Spanish, accents
-    kept); the payloads are never shown."""
+    """One line per button, "Reply 1 for <title>"; the payloads are never shown.
+
+    In Spanish, "Responda 1: <title>", with the title's accents kept.
+    """
     line = "Responda {number}: {title}" if spanish else "Reply {number} for {title}"
     return "\n".join(
         line.format(number=number, title=to_gsm7(button["title"], keep_letters=spanish))
