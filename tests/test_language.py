@@ -174,3 +174,15 @@ def test_fallback_buttons_are_in_the_conversations_language(domain):
     english, spanish = topic_titles(raw, "en"), topic_titles(raw, "es")
     assert set(english) == set(spanish)
     assert english["ask_mibg"] != spanish["ask_mibg"]
+
+
+def test_the_opening_messages_language_opens_the_session(domain):
+    from rasa.shared.core.constants import SESSION_START_METADATA_SLOT
+
+    from bot.runtime.session_start import session_language
+
+    events = [SlotSet(SESSION_START_METADATA_SLOT, language.metadata_for("hola, tengo una duda"))]
+    tracker = DialogueStateTracker.from_events("test", events, domain.slots)
+    assert session_language(tracker, domain) == "es"
+    assert language.metadata_for("/ask_mibg") == {}
+    assert language.metadata_for("ok") == {}

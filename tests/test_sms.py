@@ -616,3 +616,37 @@ def test_forget_erases_the_conversation_replies_and_list_but_keeps_the_opt_out(a
 def test_forget_is_only_the_whole_message(phone):
     phone.text("please dont forget to call me")
     assert phone.user_texts() == ["please dont forget to call me"]
+
+
+# --- in Spanish ---------------------------------------------------------------------------------
+
+
+def test_a_spanish_conversation_by_text(phone):
+    """The issue's SMS walk, with signed requests: printed with -s for the note."""
+    transcript = []
+
+    def text(body: str) -> list[str]:
+        answer = phone.text(body)
+        transcript.append((body, answer))
+        return answer
+
+    first = text("hola, qué es la terapia con MIBG?")
+    whole = " ".join(first)
+    assert "asistente automático" in whole and "MIBG" in whole and "Responda 1:" in whole
+    assert not all(sms_text.is_gsm7(t) for t in first)  # accents kept: sent as UCS-2
+    assert all(sms_text.segment_count(t) <= sms_text.MAX_SEGMENTS for t in first)
+    assert text("1")  # the first button, in Spanish
+    (help_text,) = text("HELP")
+    assert "PARAR" in help_text and CENTER["emergency_number"] in help_text
+    emergency = text("mi hija tiene convulsiones ahorita")
+    assert CENTER["emergency_number"] in emergency[-1] and "llame" in emergency[-1].lower()
+    assert text("ENGLISH")[-1].startswith("Okay, I will answer in English")
+    assert text("ESPANOL")[-1].startswith("De acuerdo")
+    (stopped,) = text("PARAR")
+    assert "No recibirá más textos" in stopped
+    assert text("qué es la recaída") == []
+    print(
+        "\n".join(
+            f"> {body}\n" + "\n".join(f"< {t}" for t in answer) for body, answer in transcript
+        )
+    )

@@ -405,3 +405,10 @@ def test_the_language_button_payload_switches_and_answers_carry_the_language(ass
     assert answer["language"] == "es" and "medicamento" in answer["text"]
     back = send(assistant, "in English please", session=session).body["messages"][-1]
     assert back["language"] == "en" and back["text"].startswith("Okay, I will answer in English")
+
+
+def test_a_first_message_in_spanish_opens_with_the_spanish_disclaimer(assistant):
+    messages = send(assistant, "qué significa que el cáncer de mi hijo regresó").body["messages"]
+    assert [m["language"] for m in messages] == ["es", "es"]
+    assert "asistente automático" in messages[0]["text"]
+    assert "911" in messages[0]["text"]

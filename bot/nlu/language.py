@@ -33,6 +33,8 @@ LANGUAGES = (ENGLISH, SPANISH)
 DEFAULT = ENGLISH
 # The conversation's language, as the slot in domain.yml names it.
 SLOT = "language"
+# The key under which a channel passes the opening message's language to the session start.
+METADATA_KEY = "language"
 # The intent of an explicit request to change language.
 SWITCH_INTENT = "switch_language"
 
@@ -174,6 +176,17 @@ def read(text: str) -> Reading | None:
     if confidence < needed:
         return None
     return Reading(language, round(confidence, 3))
+
+
+def metadata_for(text: str) -> dict[str, str]:
+    """What a channel adds to a message's metadata: its language, when clear (else nothing).
+
+    Not for a button's payload ("/ask_mibg"), which is no text the family wrote.
+    """
+    if text.startswith("/"):
+        return {}
+    reading = read(text)
+    return {METADATA_KEY: reading.language} if reading is not None else {}
 
 
 def of_variation(variation: Mapping[str, Any]) -> str:

@@ -335,7 +335,14 @@ class SmsInput(InputChannel):
         text = sms_text.chosen_payload(body, turn.menu) or body
         output = SmsOutput()
         await on_new_message(
-            UserMessage(text, output, sender, input_channel=self.name(), message_id=message_sid)
+            UserMessage(
+                text,
+                output,
+                sender,
+                input_channel=self.name(),
+                message_id=message_sid,
+                metadata=language.metadata_for(text),
+            )
         )
         reply = sms_text.format_reply(output.messages)
         return Outcome(reply.messages, menu=reply.buttons)

@@ -41,7 +41,7 @@ from bot.channels.rate_limit import SlidingWindow
 from bot.channels.settings import ChannelSettings, positive_whole_number
 from bot.channels.web.messages import ChatError, WebOutput, history
 from bot.channels.web.page import ASSETS, WEB_DIR, page_policy, render_page
-from bot.nlu import safety
+from bot.nlu import language, safety
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,10 @@ class WebInput(InputChannel):
             return self._refuse(request, refused.status, refused.error, refused.message)
         collector = WebOutput()
         sender = SENDER_PREFIX + session
-        message = UserMessage(text, collector, sender, input_channel=self.name())
+        # The message's language, for the disclaimer of a session this message opens.
+        message = UserMessage(
+            text, collector, sender, input_channel=self.name(), metadata=language.metadata_for(text)
+        )
         # Its own task, shielded: when the page stops waiting (sanic then cancels this handler)
         # the message is still answered and its answer stored, and the page reads it from the
         # history. A cancelled answer would lose a stored request's confirmation, and a retried
