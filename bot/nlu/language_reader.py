@@ -15,10 +15,10 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu import language
+from bot.nlu import language, overrides
 
 # Marks an intent set by this component, as opposed to the classifier.
 READER_SOURCE = "language_reader"
@@ -47,16 +47,5 @@ class LanguageReader(GraphComponent):
                 continue
             message.set(language.SLOT, reading.as_dict(), add_to_output=True)
             if reading.explicit:
-                self._switch(message)
+                overrides.put_first(message, language.SWITCH_INTENT, READER_SOURCE)
         return messages
-
-    @staticmethod
-    def _switch(message: Message) -> None:
-        ranking = [
-            entry
-            for entry in message.get(INTENT_RANKING_KEY) or []
-            if entry.get("name") != language.SWITCH_INTENT
-        ]
-        top = {"name": language.SWITCH_INTENT, "confidence": 1.0, "source": READER_SOURCE}
-        message.set(INTENT, top, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)

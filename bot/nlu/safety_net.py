@@ -13,10 +13,10 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu import safety
+from bot.nlu import overrides, safety
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -40,14 +40,5 @@ class SafetyNet(GraphComponent):
             found = safety.detect(message.get(TEXT) or "")
             classified = (message.get(INTENT) or {}).get("name")
             if found is not None and safety.overrides(found, classified):
-                self._override(message, found)
+                overrides.put_first(message, found, safety.PATTERN_SOURCE)
         return messages
-
-    @staticmethod
-    def _override(message: Message, intent: str) -> None:
-        ranking = [
-            entry for entry in message.get(INTENT_RANKING_KEY) or [] if entry.get("name") != intent
-        ]
-        top = {"name": intent, "confidence": 1.0, "source": safety.PATTERN_SOURCE}
-        message.set(INTENT, top, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
