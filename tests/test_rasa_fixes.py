@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 from jsonschema import ValidationError, validate
 from rasa.core.actions.action import RemoteAction
@@ -42,3 +44,16 @@ def test_the_launcher_and_make_chat_serve_through_the_fix() -> None:
     shell = shell_command(settings, "conv-1", settings.credentials)
     assert shell[1:4] == ["-m", "bot.runtime.rasa_fixes", "shell"]
     assert shell[-2:] == ["--conversation-id", "conv-1"]
+
+
+def test_an_api_token_starting_with_a_dash_reaches_rasa_whole(monkeypatch: pytest.MonkeyPatch):
+    # A CI run failed to start Rasa: token_urlsafe gave a token beginning with "-", which
+    # argparse took for an option ("--auth-token: expected one argument").
+    from rasa.cli.arguments.run import add_server_arguments
+
+    monkeypatch.setenv(rasa_fixes.API_TOKEN_ENV, "-starts-with-a-dash")
+    argv = ["--enable-api"]
+    rasa_fixes._token_from_environment(argv)
+    parser = argparse.ArgumentParser()
+    add_server_arguments(parser)
+    assert parser.parse_args(argv).auth_token == "-starts-with-a-dash"

@@ -112,7 +112,9 @@ def _token_from_environment(argv: list[str]) -> None:
     token = os.environ.get(API_TOKEN_ENV, "")
     if not token:
         raise SystemExit(f"error: --enable-api needs a token in {API_TOKEN_ENV}")
-    argv.extend(["--auth-token", token])
+    # One argument: a token that starts with "-" (token_urlsafe makes one about 1 time in 64)
+    # would otherwise be read by argparse as another option, and Rasa would not start.
+    argv.append(f"--auth-token={token}")
 
 
 if __name__ == "__main__":
