@@ -46,6 +46,18 @@ from bot.nlu import safety
         ("fievre de 39", "fever"),
         ("TEMPERATURA DE 39", "fever"),
         ("la fiebre volvió esta noche", "fever"),
+        # Swallowed by accident: pills found, a household chemical, words between.
+        ("se tragó unas pastillas de mi mamá", "emergency"),
+        ("creo que se comió las tabletas del abuelo", "emergency"),
+        ("se bebió un poco de cloro", "emergency"),
+        ("se me desmayó en la escuela", "emergency"),
+        ("le desmayo en el carro", "emergency"),
+        ("se desmayó hace 5 minutos", "emergency"),
+        ("me estoy cortando los brazos otra vez", "crisis"),
+        ("a veces quiero aventarme del puente", "crisis"),
+        ("tiene fiebre pero ya no le baja", "fever"),
+        ("ahora tiene fiebre", "fever"),
+        ("ya no tiene fiebre pero ahora tiene escalofríos", "fever"),
     ],
 )
 def test_spanish_danger_escalates(text, expected):
@@ -70,6 +82,17 @@ def test_spanish_danger_escalates(text, expected):
         "el equipo de fútbol de mi hijo",
         "no respeta las reglas del cuarto",
         "la temperatura del cuarto es fría",
+        # Over, or told as history: a month, "the last time", "but not any more".
+        "ya no tiene fiebre desde el jueves, ¿puede ir al parque?",
+        "tuvo calentura el lunes pero ya no",
+        "hace dos años se desmayó en una extracción de sangre",
+        "ahora tiene 7 años, tuvo una convulsión febril cuando era bebé",
+        "en febrero tuvo fiebre de 39 y lo internaron, ¿a qué hospital vamos la próxima?",
+        "la vez pasada que se desmayó nos dijeron que comiera antes",
+        # Taking the usual medicine, and words that only look like danger.
+        "ya se tomó sus pastillas de la noche",
+        "me corto el pelo antes del MIBG",
+        "se me corta la llamada",
     ],
 )
 def test_calm_spanish_does_not_escalate(text):

@@ -83,7 +83,12 @@ EMERGENCY_PATTERN = _words(
     r"(?:bleach|poison|detergent|laundry pod|button battery|batteries|battery|antifreeze)",
     r"poison(?:ed|ing)|poison control",
     r"(?:se )?(?:trag[oó]|tom[oó]) (?:un |el |una )?(?:frasco|bote|paquete) (?:entero|completo)",
-    r"(?:se )?(?:trag[oó]|tom[oó]|bebi[oó]) (?:cloro|veneno|lej[ií]a|una pila|pilas|detergente)",
+    r"(?:se )?(?:trag[oó]|tom[oó]|bebi[oó]|comi[oó]) (?:\w+ ){0,3}"
+    r"(?:cloro|veneno|lejia|una pila|pilas|detergente|anticongelante|raticida|insecticida)",
+    # Pills are swallowed or eaten by accident ("se comió unas cápsulas que encontró"); "se tomó
+    # sus pastillas" is the usual dose, so taking them is not listed.
+    r"(?:se )?(?:trag[oó]|comi[oó]) (?:\w+ ){0,2}"
+    r"(?:pastillas|capsulas|pildoras|medicinas|tabletas)",
     r"envenen(?:ad[oa]|amiento)",
     r"bleeding (?:a lot|heavily|badly|everywhere)",
     r"(?:won'?t|will not) stop bleeding",
@@ -123,7 +128,7 @@ EMERGENCY_PATTERN = _words(
     r"no (?:se |lo |la |le )?despierta",
     r"no (?:puedo|podemos|puede|logro|logramos) desp(?:ie|e)rt(?:ar|arl[oae])",
     r"no reacciona",
-    r"se desmay[oó]",
+    r"(?:se )?(?:me |le |nos )?(?:desmay[oó]|desmallo|desvanecio)",
     r"labios (?:morados|azules|grises)",
     r"se est[aá] ahogando",
     r"(?:sangrando|sangra) (?:mucho|sin parar)",
@@ -160,6 +165,9 @@ CRISIS_PATTERN = _words(
     r"no (?:quiero|kiero|qiero) (?:vivir|seguir viviendo|estar viv[oa]|existir|despertar(?:me)?)",
     r"(?:hacerme|me voy a hacer) da[nñ]o",
     r"(?:cortarme|lastimarme)",
+    r"me (?:estoy|he estado|sigo|vuelvo a|volvi a) (?:cortando|lastimando|haciendo dano|cortar)",
+    r"(?:tirarme|aventarme|lanzarme) (?:del?|al?|por (?:la|el)) (?:\w+ )?"
+    r"(?:puente|edificio|ventana|tren|metro|balcon|techo|azotea|carro|coche|camion)",
     r"quiero desaparecer",
     r"(?:mejor|preferiria|quisiera|ojala|quiero) (?:estar )?muert[oa]",
     r"(?:acabar|terminar) con (?:mi vida|todo)",
@@ -247,6 +255,7 @@ PATTERNS: dict[str, regex.Pattern[str]] = {
 _NO_FEVER = _words(
     r"(?:no|without(?: a| any)?) fevers?(?=\s*(?:[,.;!]|$|and\b|or\b|just\b))",
     r"(?:sin|no (?:tiene|tuvo|ha tenido|hay)) fiebre(?=\s*(?:[,.;!]|$|y\b|o\b|solo\b))",
+    r"ya no (?:tiene|tuvo|hay) (?:fiebre|calentura)",
 )
 _FEVER_AGAIN = _words(
     r"but",
@@ -295,6 +304,10 @@ _HISTORY = _words(
     r"back to normal",
     # Spanish.
     r"en (?:19|20)\d\d",
+    r"en (?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre"
+    r"|noviembre|diciembre)",
+    r"(?:la vez|el dia|el fin de semana) pasad[oa]|la ultima vez",
+    r"pero ya no(?=\s*(?:[,.;!]|$|tiene\b|hay\b))",
     r"hace (?:\d+|un|una|dos|tres|varios|varias|unos|unas) (?:semanas?|mes(?:es)?|años?|anos?)",
     r"cuando era (?:beb[eé]|chiquit[oa]|pequeñ[oa]|peque[nñ]o)",
     r"(?:nada|ninguna?) desde entonces",
@@ -331,7 +344,7 @@ _NOW = _words(
     r"burning up",
     r"(?:is|feels?|he'?s|she'?s|hes|shes) (?:hot|warm|jerking|twitching|shaking)",
     # Spanish.
-    r"ahora (?:tiene|est[aá]|no)",
+    r"ahora (?:tiene|est[aá]|no)(?! \d)",
     r"otra vez",
     r"de nuevo",
     r"hoy",
@@ -350,12 +363,14 @@ _HISTORY_PRONE = _words(
     _SEIZURE,
     _CONVULSION,
     r"convulsi(?:o|ó)n(?:es)?",
-    r"febrile",
+    r"febrile?|febril",
     r"fevers?|feverish|fevr|fevor|feaver|feever|fver|fiever",
     _FIEBRE,
     r"calentura",
     r"ataque",
     _CONVULSION_ES,
+    r"fainted|passed out",
+    r"(?:se )?(?:me |le |nos )?(?:desmay[oó]|desmallo|desvanecio)",
 )
 
 
