@@ -6,6 +6,7 @@ Commands:
   cv-report      print per-intent F1 from a `rasa test nlu --cross-validation` output folder
   requests       callback requests for staff: list, show, handled, export, deliver
   conversations  the conversation store: purge old conversations, forget one
+  review         what families asked that the assistant could not place: groups, export, mark
   story-report   write summary.md for a `rasa test core` output folder (`make test-stories`)
   story export   write a stored conversation as a test story
   chat           talk to the assistant in the terminal (`rasa shell`, action server started)
@@ -23,6 +24,7 @@ from pathlib import Path
 from bot.callbacks import cli as requests_cli
 from bot.center.config import ConfigError, center_config
 from bot.conversations import cli as conversations_cli
+from bot.review import cli as review_cli
 from bot.runtime.launcher import API_TOKEN_ENV, RunSettings, Servers, fictional_warning
 
 
@@ -211,6 +213,7 @@ def parser() -> argparse.ArgumentParser:
 
     requests_cli.add_parser(commands, daily=conversations_cli.daily_purge)
     conversations_cli.add_parser(commands)
+    review_cli.add_parser(commands)
     return root
 
 

@@ -29,7 +29,7 @@ import secrets
 import stat
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
@@ -98,6 +98,8 @@ _TEXT_LIMITS = {
     "conversation": 128,
 }
 _REQUIRED_TEXT = ("name", "best_time")
+# The columns that hold what the family typed about itself (masked in staff review).
+PERSONAL_COLUMNS = ("name", "phone", "best_time", "email", "treating_hospital", "country")
 
 Clock = Callable[[], datetime]
 
@@ -859,6 +861,26 @@ class RequestStore:
                     delete(callback_requests).where(callback_requests.c.id.in_(old))
                 )
         return result.rowcount
+
+    def personal_values(self, conversations: Iterable[str]) -> dict[str, list[str]]:
+        """The personal details of the requests made in `conversations` (id -> values).
+
+        Staff review masks them in what those conversations' families typed elsewhere
+        (bot.review); nothing else reads them here.
+        """
+        wanted = sorted(set(conversations))
+        columns = [callback_requests.c[name] for name in PERSONAL_COLUMNS]
+        found: dict[str, list[str]] = {}
+        with _storage("read callback requests"):
+            self._ready()
+            with self.engine.connect() as db:
+                for start in range(0, len(wanted), 500):
+                    query = select(callback_requests.c.conversation, *columns).where(
+                        callback_requests.c.conversation.in_(wanted[start : start + 500])
+                    )
+                    for conversation, *values in db.execute(query):
+                        found.setdefault(conversation, []).extend(v for v in values if v)
+        return found
 
     # Last, because the name shadows the built-in `list` in the rest of the class body.
     def list(self, status: str | None = None) -> list[StoredRequest]:

@@ -75,7 +75,7 @@ class ConversationStore:
             .group_by(EVENTS.c.sender_id)
             .having(sa.func.max(EVENTS.c.timestamp) < cutoff)
         )
-        with self._transaction() as db:
+        with self.transaction() as db:
             if db is None:
                 return Purged(0, 0)
             senders = db.execute(sa.select(sa.func.count()).select_from(stale.subquery()))
@@ -85,21 +85,21 @@ class ConversationStore:
 
     def forget(self, sender_id: str) -> int:
         """Deletes one conversation; the number of events deleted (0: nothing was stored)."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             if db is None:
                 return 0
             return delete_conversation(db, sender_id)
 
     def event_count(self, sender_id: str) -> int:
         """How many events one conversation has (for staff checks and tests)."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             if db is None:
                 return 0
             query = sa.select(sa.func.count()).where(EVENTS.c.sender_id == sender_id)
             return int(db.execute(query).scalar_one())
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection | None]:
+    def transaction(self) -> Iterator[Connection | None]:
         """One transaction; None when no conversation was ever stored (Rasa made no table)."""
         if self._sqlite_file_missing():
             yield None

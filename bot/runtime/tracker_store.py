@@ -20,6 +20,7 @@ Three changes to Rasa 3.6's `SQLTrackerStore` (endpoints.yml names this class):
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -31,11 +32,15 @@ from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.cli import print_error_and_exit
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.callbacks.form import CANCEL_ACTION, FORM, PERSONAL_SLOTS, SUBMIT_ACTION
 
+logger = logging.getLogger(__name__)
+
 REMOVED = "[removed: kept only with the callback request]"
 REQUESTED_SLOT = "requested_slot"
+REVIEW_INDEX = "ix_events_type_name_timestamp"
 # A personal value this short ("US", "am") is too common a string to look for in answers.
 _SHORTEST_SEARCHED = 3
 _FORM_ENDS = frozenset({SUBMIT_ACTION, CANCEL_ACTION})
@@ -48,6 +53,12 @@ class SQLTrackerStore(rasa_tracker_store.SQLTrackerStore):
         """Rasa's store; on SQLite, what is deleted or rewritten is overwritten on disk too."""
         super().__init__(*args, **kwargs)
         overwrite_deleted_content(self.engine)
+        try:
+            with self.engine.begin() as db:
+                ensure_review_index(db)
+        except SQLAlchemyError as error:
+            # The database is down at start: Rasa goes on (and retries per message), so must we.
+            logger.warning("review index not made now: %s", type(error).__name__)
 
     @contextmanager
     def session_scope(self) -> Iterator[Any]:
@@ -106,6 +117,23 @@ def delete_conversation(db: Connection, sender_id: str) -> int:
     events = rasa_tracker_store.SQLTrackerStore.SQLEvent.__table__
     deleted = db.execute(sqlalchemy.delete(events).where(events.c.sender_id == sender_id))
     return int(deleted.rowcount or 0)
+
+
+def ensure_review_index(db: Connection) -> None:
+    """Adds the index staff review reads by (message type, time), once.
+
+    A year of events is large, and `python -m bot review` asks for one period's messages of one
+    type. Made when the assistant opens its store, while the table is still small; the review
+    makes it too for a store written before. Plain DDL rather than an `Index` on Rasa's table
+    object: that object is shared with Rasa, which would then try to create the index again
+    beside every tracker store it opens.
+    """
+    events = rasa_tracker_store.SQLTrackerStore.SQLEvent.__table__.name
+    db.execute(
+        sqlalchemy.text(
+            f"CREATE INDEX IF NOT EXISTS {REVIEW_INDEX} ON {events} (type_name, timestamp)"
+        )
+    )
 
 
 def overwrite_deleted_content(engine: Engine) -> None:
