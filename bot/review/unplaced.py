@@ -11,8 +11,8 @@ A family's message is unplaced when the assistant could not answer it from the p
 
 The reading is one indexed query on Rasa's `events` table for the period (type and time), then
 the events of the conversations it found, in order, to know what came next and whether a message
-was an answer inside the callback form. Form answers are never review material: they are
-dropped, and the form's values, with those of any stored callback request of the conversation,
+was an answer inside the callback form. Form answers (any message typed while the form asks
+a question) are never review material: they are dropped, and the form's values, with those of any stored callback request of the conversation,
 are masked in every other message (bot.review.masking). Nothing is copied out of the store.
 """
 
@@ -152,7 +152,9 @@ def _unplaced_in(
             requested = None
         elif kind == "user" and event_id in wanted:
             text = str(event.get("text") or "")
-            if text == REMOVED or requested in PERSONAL_SLOTS or text.startswith("/"):
+            # Inside the form, what the NLU could not place is an answer the form took by its
+            # shape ("parent", a name, "mornings"): not a question, and often personal.
+            if text == REMOVED or requested is not None or text.startswith("/"):
                 continue
             reason, chosen = _what_came_next(event, events[index + 1 :])
             yield Unplaced(
