@@ -7,6 +7,7 @@ Commands:
   requests       callback requests for staff: list, show, handled, export, deliver
   conversations  the conversation store: purge old conversations, forget one
   review         what families asked that the assistant could not place: groups, export, mark
+  staff          staff dashboard accounts (/staff): add, list, unlock, remove
   story-report   write summary.md for a `rasa test core` output folder (`make test-stories`)
   story export   write a stored conversation as a test story
   chat           talk to the assistant in the terminal (`rasa shell`, action server started)
@@ -26,6 +27,7 @@ from bot.center.config import ConfigError, center_config
 from bot.conversations import cli as conversations_cli
 from bot.review import cli as review_cli
 from bot.runtime.launcher import API_TOKEN_ENV, RunSettings, Servers, fictional_warning
+from bot.staff import cli as staff_cli
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -214,6 +216,7 @@ def parser() -> argparse.ArgumentParser:
     requests_cli.add_parser(commands, daily=conversations_cli.daily_purge)
     conversations_cli.add_parser(commands)
     review_cli.add_parser(commands)
+    staff_cli.add_parser(commands)
     return root
 
 

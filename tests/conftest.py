@@ -70,6 +70,7 @@ def trained_model() -> Path:
 # Secrets the channels read from the environment (credentials.yml); test values only.
 TWILIO_AUTH_TOKEN = "test-twilio-auth-token"
 SMS_SENDER_KEY = "test-sms-sender-key"
+STAFF_SESSION_KEY = "test-staff-session-key-of-32-characters-or-more"
 
 
 def channel_env(settings: RunSettings, folder: Path) -> dict[str, str]:
@@ -81,7 +82,18 @@ def channel_env(settings: RunSettings, folder: Path) -> dict[str, str]:
         "SMS_PUBLIC_URL": f"{settings.url}/webhooks/sms/webhook",
         "SMS_SENDER_KEY": SMS_SENDER_KEY,
         "SMS_DB": str(folder / "sms.db"),
+        "STAFF_SESSION_KEY": STAFF_SESSION_KEY,
     }
+
+
+def plain_http_credentials(folder: Path) -> Path:
+    """credentials.yml as shipped, except that the staff cookies may travel over plain HTTP
+    (the test servers listen on loopback without TLS)."""
+    credentials = yaml.safe_load(paths.CREDENTIALS.read_text())
+    credentials["bot.staff.channel.StaffDashboard"]["secure_cookies"] = False
+    path = folder / "credentials.tests.yml"
+    path.write_text(yaml.safe_dump(credentials))
+    return path
 
 
 def server_settings(model: Path, folder: Path) -> RunSettings:
@@ -94,6 +106,7 @@ def server_settings(model: Path, folder: Path) -> RunSettings:
         rest=True,
         enable_api=True,
         api_token=secrets.token_urlsafe(24),
+        credentials=plain_http_credentials(folder),
     )
     settings.extra_env.update(channel_env(settings, folder))
     return settings

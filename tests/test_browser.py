@@ -21,6 +21,7 @@ from bot.runtime.launcher import RunSettings, Servers
 from tests.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    SCREENSHOTS,
     WAIT_MS,
     ChatPage,
     playwright_installed,
@@ -431,3 +432,53 @@ def test_a_spanish_conversation_switches_the_page_and_back(new_page, assistant):
     page.reload()
     chat.wait_for_history()
     assert page.locator("html").get_attribute("lang") == "es"
+
+
+# --- the staff dashboard ---------------------------------------------------------------------
+
+
+def _serious(page: Any) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_staff_sign_in_is_refused_then_the_dashboard_shows_and_passes_axe(
+    new_page, assistant, monkeypatch
+):
+    from tests.test_staff import PASSWORD, staff_account
+
+    answers(assistant, "what is mibg therapy", "zxqv wibble plonk", "my child has a fever")
+    name = staff_account(assistant, monkeypatch)
+    page = new_page(1280, 900)
+    origins: set[str] = set()
+    page.on("request", lambda request: origins.add(request.url.split("/staff")[0]))
+    page.goto(f"{assistant.url}/staff")
+    assert page.url.endswith("/staff/login")  # no session: sent to the sign-in page
+    page.fill("#username", name)
+    page.fill("#password", "not the password")
+    page.click("button[type=submit]")
+    assert "wrong" in page.locator("[role=alert]").inner_text()
+    assert _serious(page) == []
+
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("h2#conversations", timeout=WAIT_MS)
+    assert page.url.endswith("/staff")
+    # The charts are drawn, by the dashboard itself.
+    page.wait_for_function("() => [...document.images].every((i) => i.complete)", timeout=WAIT_MS)
+    widths = page.evaluate(
+        "() => [...document.querySelectorAll('img.chart')].map((i) => i.naturalWidth)"
+    )
+    assert len(widths) == 2 and all(width > 0 for width in widths)
+    assert _serious(page) == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / "staff-dashboard-1280.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 0
+    assert origins == {assistant.url}  # no third-party request

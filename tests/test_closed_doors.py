@@ -67,6 +67,7 @@ def test_a_shipped_server_answers_on_the_web_but_has_no_rest_channel_and_no_api(
     assert _status(f"{url}/webhooks/rest/webhook", body) == 404
     assert _status(f"{url}/conversations/web-session-of-another-family/tracker") == 404
     assert _status(f"{url}/model/parse", b'{"text": "hi"}') == 404
+    assert _status(f"{url}/staff") == 404  # no STAFF_SESSION_KEY: no dashboard
     assert http_json(f"{url}/webhooks/web/")["status"] == "ok"
 
 

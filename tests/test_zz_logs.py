@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SMS_SENDER_KEY, TWILIO_AUTH_TOKEN
+from tests.conftest import SMS_SENDER_KEY, STAFF_SESSION_KEY, TWILIO_AUTH_TOKEN
 from tests.test_store_less import EMAIL, HOSPITAL, NAME, PHONE_FORMS
 
 FAMILY_DETAILS = (
@@ -32,7 +32,7 @@ def test_no_server_log_holds_a_family_detail_or_a_secret(
 ) -> None:
     logs = sorted(Path(tmp_path_factory.getbasetemp()).rglob("*.log"))
     assert any(log.name == "rasa.log" for log in logs)  # the servers' logs are there
-    secrets = (TWILIO_AUTH_TOKEN, SMS_SENDER_KEY, assistant.api_token)
+    secrets = (TWILIO_AUTH_TOKEN, SMS_SENDER_KEY, STAFF_SESSION_KEY, assistant.api_token)
     found = [
         (log.relative_to(tmp_path_factory.getbasetemp()), needle)
         for log in logs

@@ -51,6 +51,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     insert,
     or_,
     select,
@@ -565,6 +566,11 @@ class RequestStore:
     def _now(self, moment: datetime | None = None) -> datetime:
         return _naive_utc(moment or self.clock())
 
+    def prepare(self) -> None:
+        """Creates the database file and the tables now (the staff accounts live beside them)."""
+        with _storage("open the request store"):
+            self._ready()
+
     def _ready(self) -> None:
         """Creates the file and the tables on first use (once per process)."""
         if self._schema_ready:
@@ -861,6 +867,44 @@ class RequestStore:
                     delete(callback_requests).where(callback_requests.c.id.in_(old))
                 )
         return result.rowcount
+
+    def counts(self, start: datetime, end: datetime) -> dict[tuple[str, str], int]:
+        """(route, status) -> how many requests were made in [start, end), for the dashboard.
+
+        Status as `list` gives it: handled, failed (the e-mail never reached the inbox), or
+        pending; also `retrying` for pending ones whose e-mail failed at least once.
+        """
+        r, o = callback_requests.c, callback_outbox.c
+        retrying = and_(o.status != DELIVERY_FAILED, o.last_error.is_not(None))
+        query = (
+            select(
+                r.request_type,
+                r.handled_at.is_not(None).label("handled"),
+                (o.status == DELIVERY_FAILED).label("failed"),
+                retrying.label("retrying"),
+                func.count(),
+            )
+            .select_from(callback_requests.outerjoin(callback_outbox, o.request_id == r.id))
+            .where(r.created_at >= _naive_utc(start), r.created_at < _naive_utc(end))
+            .group_by("request_type", "handled", "failed", "retrying")
+        )
+        found: dict[tuple[str, str], int] = {}
+        with _storage("count callback requests"):
+            self._ready()
+            with self.engine.connect() as db:
+                for route, handled, failed, retry, count in db.execute(query):
+                    status = (
+                        "handled"
+                        if handled
+                        else "failed"
+                        if failed
+                        else "retrying"
+                        if retry
+                        else "pending"
+                    )
+                    key = (str(route), status)
+                    found[key] = found.get(key, 0) + int(count)
+        return found
 
     def personal_values(self, conversations: Iterable[str]) -> dict[str, list[str]]:
         """The personal details of the requests made in `conversations` (id -> values).

@@ -58,7 +58,7 @@ class ReviewService:
 
     def review(self, period: Period, *, include_marked: bool = False) -> Review:
         """The period's unplaced messages (not those marked before, unless asked)."""
-        with self._connection() as db:
+        with self.connection() as db:
             if db is None:
                 return Review(period, (), 0, 0, 0)
             ensure_review_index(db)
@@ -71,7 +71,7 @@ class ReviewService:
 
     def mark(self, event_ids: Iterable[int], label: str | None) -> int:
         """Records the messages as reviewed, with the reviewer's label; the number newly marked."""
-        with self._connection() as db:
+        with self.connection() as db:
             if db is None:
                 return 0
             return marks.mark(db, event_ids, label)
@@ -93,7 +93,7 @@ class ReviewService:
             ) from None
 
     @contextmanager
-    def _connection(self) -> Iterator[Connection | None]:
+    def connection(self) -> Iterator[Connection | None]:
         """One transaction; None when no conversation was ever stored."""
         try:
             with self._store.transaction() as db:

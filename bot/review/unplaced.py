@@ -11,9 +11,10 @@ A family's message is unplaced when the assistant could not answer it from the p
 
 The reading is one indexed query on Rasa's `events` table for the period (type and time), then
 the events of the conversations it found, in order, to know what came next and whether a message
-was an answer inside the callback form. Form answers (any message typed while the form asks
-a question) are never review material: they are dropped, and the form's values, with those of any stored callback request of the conversation,
-are masked in every other message (bot.review.masking). Nothing is copied out of the store.
+was an answer inside the callback form. Form answers (any message typed while the form asks a
+question) are never review material: they are dropped, and the form's values, with those of any
+stored callback request of the conversation, are masked in every other message
+(bot.review.masking). Nothing is copied out of the store.
 """
 
 from __future__ import annotations

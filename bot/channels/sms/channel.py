@@ -76,10 +76,13 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 TWIML_CONTENT_TYPE = "application/xml; charset=utf-8"
 
 
+SENDER_PREFIX = "sms-"  # tracker ids of this channel never collide with other channels'
+
+
 def sender_id(number: str, key: str) -> str:
     """The conversation id for a phone number: a keyed hash, so transcripts never hold it."""
     digest = hmac.new(key.encode("utf-8"), number.strip().encode("utf-8"), hashlib.sha256)
-    return f"sms-{digest.hexdigest()}"
+    return f"{SENDER_PREFIX}{digest.hexdigest()}"
 
 
 def twiml(messages: list[str]) -> HTTPResponse:
