@@ -74,7 +74,7 @@ def candidates_yaml(
     written = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# NLU candidates from `python -m bot review export`, written " + written + ",",
-        f"# from unplaced messages of {_day(period.start)} to {_day(period.end)} (UTC).",
+        f"# from unplaced messages of {_day(period.start)} to {_day(period.end - 1)} (UTC).",
         "# Personal details are masked ([phone], [email], [number], [personal detail]).",
         "# This is NOT training data yet. Before moving an example into data/nlu/:",
         "#   read it, drop what is not a real question or names a person, reword what is too",
