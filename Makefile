@@ -49,8 +49,13 @@ $(SPACY)/meta.json: bot/nlu/spacy_pipeline.py $(VENV)/.installed
 $(MINILM)/model.safetensors: bot/nlu/sentence_model.py $(VENV)/.installed
 	$(PY) -m bot.nlu.sentence_model $(MINILM)
 
+# Rasa's own warnings and progress go to models/train.log; the last lines are shown if it fails.
 $(MODEL): $(TRAINING_INPUTS) | $(VENV)/.installed
-	$(RASA) train --fixed-model-name nb-assistant --out models --quiet
+	@echo "config.yml, domain.yml or data/ changed: training the model first (a minute or two; log: models/train.log)"
+	@mkdir -p models
+	@$(RASA) train --fixed-model-name nb-assistant --out models --quiet > models/train.log 2>&1 \
+		|| { tail -30 models/train.log; exit 1; }
+	@echo "Model trained: $(MODEL)"
 
 train: setup $(MODEL) ## Train the model (only when config, domain or data changed).
 

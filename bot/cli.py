@@ -132,9 +132,16 @@ def _story_export(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         out = Path(args.out)
+        refusal = story_export.unread_story_file(out)
+        if refusal:
+            print(f"error: {refusal}", file=sys.stderr)
+            return 2
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
         print(f"wrote {out}; review it, then run `make test-stories`")
+        elsewhere = story_export.outside_stories(out)
+        if elsewhere:
+            print(elsewhere, file=sys.stderr)
     return 0
 
 

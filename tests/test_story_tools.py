@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot import paths
 from bot.cli import main
 from bot.devtools import story_export, story_report
@@ -161,3 +163,30 @@ def test_make_chat_names_a_story_file_rasa_reads():
     out = Path(command[command.index("--out") + 1])
     assert out.parent == Path("tests/stories")
     assert out.name.startswith("test_") and out.suffix == ".yml"
+
+
+@pytest.mark.parametrize(
+    ("out", "reason"),
+    [
+        ("tests/stories/my_story.yml", "name the file test_<something>.yml"),
+        ("tests/stories/test_story.txt", "name the file test_<something>.yml"),
+    ],
+)
+def test_export_refuses_a_file_the_story_tests_would_never_read(
+    conversation, assistant, capsys, out, reason
+):
+    conversation.ask("hello")
+    args = ["story", "export", conversation.sender, "--db", str(assistant.tracker_db)]
+    assert main([*args, "--out", out]) == 2
+    assert reason in capsys.readouterr().err
+    assert not Path(out).exists()
+
+
+def test_export_outside_the_story_folder_says_where_the_tests_look(
+    conversation, assistant, capsys, tmp_path
+):
+    conversation.ask("hello")
+    out = tmp_path / "test_hello.yml"
+    args = ["story", "export", conversation.sender, "--db", str(assistant.tracker_db)]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "outside tests/stories/" in capsys.readouterr().err and out.exists()

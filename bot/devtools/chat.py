@@ -69,6 +69,9 @@ def main(model: Path | None = None) -> int:
         print(
             f"\nConversation id: {conversation_id} (kept in {settings.tracker_db}).\n"
             f"{export_hint(conversation_id)}\n"
+            "When an answer offers buttons, they appear as a menu: choose one with the arrow keys\n"
+            "and Enter (it sends the button, as a tap on the web page would), or choose\n"
+            "'Type out your own message...' to write instead.\n"
             "Type /stop or press Ctrl-C to end.\n",
             flush=True,
         )

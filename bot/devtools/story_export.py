@@ -152,3 +152,24 @@ def export_story(
         "# right one, and replace names, phone numbers and e-mails with made-up ones.\n"
     )
     return header + text
+
+
+def unread_story_file(out: Path) -> str | None:
+    """Why the story tests would never read a file named like `out`, or None.
+
+    Rasa's story tests read only files named test_*.yml (or .yaml).
+    """
+    if out.name.startswith("test_") and out.suffix in (".yml", ".yaml"):
+        return None
+    return (
+        f"{out} would not be read by the story tests: name the file test_<something>.yml, "
+        f"for example tests/stories/test_{out.stem.removeprefix('test_') or 'story'}.yml"
+    )
+
+
+def outside_stories(out: Path) -> str | None:
+    """A reminder when `out` is not where `make test-stories` looks, or None."""
+    if out.resolve().is_relative_to(paths.STORIES.resolve()):
+        return None
+    folder = paths.STORIES.relative_to(paths.ROOT)
+    return f"note: {out} is outside {folder}/; move it there for `make test-stories` to run it"
