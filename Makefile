@@ -76,7 +76,7 @@ test-stories: setup $(MODEL) ## Run the story tests in tests/stories; report in 
 	@rm -rf $(STORIES_OUT) && mkdir -p $(STORIES_OUT)
 	$(RASA) test core --model $(MODEL) --stories tests/stories --e2e --successes --out $(STORIES_OUT) \
 		--quiet > $(STORIES_OUT)/rasa.log 2>&1 || { tail -30 $(STORIES_OUT)/rasa.log; exit 1; }
-	$(PY) -m bot story-report $(STORIES_OUT)
+	$(PY) -m bot story-report --replay $(STORIES_OUT)
 
 chat: setup $(MODEL) ## Talk to the assistant in the terminal (rasa shell + action server).
 	$(PY) -m bot chat

@@ -111,7 +111,7 @@ def _story_report(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         print(f"error: {folder} is not a folder; run `make test-stories`", file=sys.stderr)
         return 2
-    run = story_report.write_summary(folder)
+    run = story_report.write_summary(folder, replay=args.replay)
     total = len(run.passed) + len(run.failed)
     print(f"stories: {total}  passed: {len(run.passed)}  failed: {len(run.failed)}")
     for story in run.failed:
@@ -201,6 +201,12 @@ def parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("story-report", help="summary.md for story test output")
     report.add_argument("folder", nargs="?", default="reports/stories")
+    report.add_argument(
+        "--replay",
+        action="store_true",
+        help="replay stories with a misread message through the real assistant (what the "
+        "family would have got)",
+    )
     report.set_defaults(handler=_story_report)
 
     story = commands.add_parser("story", help="test stories from real conversations")

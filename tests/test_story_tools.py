@@ -11,7 +11,7 @@ import pytest
 
 from bot import paths
 from bot.cli import main
-from bot.devtools import story_export, story_report
+from bot.devtools import story_export, story_replay, story_report
 from bot.devtools.chat import export_hint
 from bot.paths import ROOT
 from bot.runtime.launcher import RunSettings, server_env
@@ -190,3 +190,33 @@ def test_export_outside_the_story_folder_says_where_the_tests_look(
     args = ["story", "export", conversation.sender, "--db", str(assistant.tracker_db)]
     assert main([*args, "--out", str(out)]) == 0
     assert "outside tests/stories/" in capsys.readouterr().err and out.exists()
+
+
+def test_a_misread_message_is_replayed_to_say_what_the_family_really_got(trained_model, tmp_path):
+    for name in (story_report.FAILED_FILE, story_report.PASSED_FILE):
+        shutil.copy(FIXTURE / name, tmp_path / name)
+    run = story_report.write_summary(tmp_path, ROOT, replay=True)
+    summary = (tmp_path / story_report.SUMMARY_FILE).read_text()
+    fever = next(story for story in run.failed if story.name == "wrong intent expected for a fever")
+    assert fever.turns == ["she has a fever of 101 right now"]
+    assert len(fever.replies) == 1 and fever.replies[0]
+    assert "scored as if it had been read right" in summary
+    got = next(line for line in summary.splitlines() if "In a real conversation" in line)
+    assert "“A fever or chills in a child on cancer treatment is urgent" in got
+    # Only stories with a misread message are replayed: the wrong-answer story is not.
+    room = next(story for story in run.failed if story.name.startswith("wrong answer"))
+    assert room.replies == []
+
+
+def test_nlu_fallback_is_explained_in_words():
+    mismatch = story_report.Mismatch(3, "intent", "ask_mibg", "nlu_fallback", "mibg??", 2)
+    assert "it was unsure what the message meant" in story_report._describe(mismatch)
+
+
+def test_story_turns_send_buttons_as_their_payloads(tmp_path):
+    stories = tmp_path / "test_x.yml"
+    stories.write_text(
+        'version: "3.1"\nstories:\n- story: s\n  steps:\n  - user: |\n      hello\n'
+        "    intent: greet\n  - action: utter_greet\n  - intent: affirm\n"
+    )
+    assert story_replay.story_turns(stories) == {"s": ["hello", "/affirm"]}

@@ -18,10 +18,14 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from bot.devtools import story_replay
+from bot.devtools.story_replay import story_turns
+
 FAILED_FILE = "failed_test_stories.yml"
 PASSED_FILE = "successful_test_stories.yml"
 REPORT_FILE = "story_report.json"
 SUMMARY_FILE = "summary.md"
+FALLBACK_INTENT = "nlu_fallback"
 
 # Rasa appends the story's file to its name: "story name (/path/to/tests/stories/x.yml)".
 _NAME_AND_FILE = re.compile(r"^(?P<name>.*?)\s*\((?P<file>[^()]*\.ya?ml)\)$")
@@ -70,6 +74,15 @@ class FailedStory:
     name: str
     file: str | None
     mismatches: list[Mismatch] = field(default_factory=list)
+    # What the parent sent at each turn (from the story's file), for replaying the story.
+    turns: list[str] = field(default_factory=list)
+    # The assistant's real replies at each turn, once replayed (bot.devtools.story_replay).
+    replies: list[list[str]] = field(default_factory=list)
+
+    @property
+    def misread(self) -> bool:
+        """Whether a message of the story was understood as another intent."""
+        return any(mismatch.kind == "intent" for mismatch in self.mismatches)
 
 
 @dataclass
@@ -132,6 +145,7 @@ def parse_failed_stories(path: Path, root: Path | None = None) -> list[FailedSto
         if source is not None and root is not None and not source.is_absolute():
             source = root / source
         messages = story_messages(source).get(name, []) if source else []
+        entry.turns = story_turns(source).get(name, []) if source else []
         last_user: str | None = None
         turn = 0
         for number, step in enumerate(story.get("steps") or [], start=1):
@@ -193,6 +207,33 @@ def read_run(folder: Path, root: Path | None = None) -> StoryRun:
     )
 
 
+def replay_misread(run: StoryRun) -> None:
+    """Replays each failed story that has a misread message with the real assistant."""
+    stories = {story.name: story.turns for story in run.failed if story.misread and story.turns}
+    if not stories:
+        return
+    replies = story_replay.replay(stories)
+    for story in run.failed:
+        story.replies = replies.get(story.name, [])
+
+
+def _understood(intent: str) -> str:
+    if intent == FALLBACK_INTENT:
+        return f"`{intent}` (it was unsure what the message meant)"
+    return f"`{intent}`"
+
+
+def _family_got(story: FailedStory, mismatch: Mismatch) -> list[str]:
+    """The real replies at a misread turn, as the report shows them."""
+    if mismatch.kind != "intent" or not story.replies or mismatch.turn > len(story.replies):
+        return []
+    said = story.replies[mismatch.turn - 1]
+    if not said:
+        return ["  - In a real conversation the family got no answer at this turn."]
+    quoted = " / ".join(f"“{' '.join(text.split())}”" for text in said)
+    return [f"  - In a real conversation the family got: {quoted}"]
+
+
 def _describe(mismatch: Mismatch) -> str:
     said = f'"{mismatch.user_message}"' if mismatch.user_message else "(no message)"
     where = f"Step {mismatch.step} (turn {mismatch.turn}, after the parent wrote {said})"
@@ -204,7 +245,8 @@ def _describe(mismatch: Mismatch) -> str:
     if mismatch.kind == "intent":
         return (
             f"- {where}: the message should be understood as `{mismatch.expected}`, "
-            f"but the assistant understood it as `{mismatch.predicted}`."
+            f"but the assistant understood it as {_understood(mismatch.predicted)}. The answers "
+            "after it are scored as if it had been read right."
         )
     return (
         f"- {where}: expected `{mismatch.expected}`, but the assistant did `{mismatch.predicted}`."
@@ -228,9 +270,14 @@ def format_summary(run: StoryRun) -> str:
             if story.file:
                 lines.append(f"File: `{story.file}`")
             lines.append("")
-            lines += [_describe(mismatch) for mismatch in story.mismatches] or [
-                f"- Rasa marked this story as failed without naming a step; see `{FAILED_FILE}`."
-            ]
+            for mismatch in story.mismatches:
+                lines.append(_describe(mismatch))
+                lines += _family_got(story, mismatch)
+            if not story.mismatches:
+                unnamed = f"see `{FAILED_FILE}`"
+                lines.append(
+                    f"- Rasa marked this story as failed without naming a step; {unnamed}."
+                )
             lines.append("")
         lines += [
             "`action_listen` means the assistant would have stopped and waited for the parent;",
@@ -255,8 +302,14 @@ def format_summary(run: StoryRun) -> str:
     return "\n".join(lines)
 
 
-def write_summary(folder: Path, root: Path | None = None) -> StoryRun:
-    """Reads the run in `folder` and writes `folder/summary.md`; returns the run."""
+def write_summary(folder: Path, root: Path | None = None, *, replay: bool = False) -> StoryRun:
+    """Reads the run in `folder` and writes `folder/summary.md`; returns the run.
+
+    `replay`: replay the stories with a misread message through the real assistant, so that
+    the summary says what the family would really have been answered.
+    """
     run = read_run(folder, root)
+    if replay:
+        replay_misread(run)
     (folder / SUMMARY_FILE).write_text(format_summary(run), encoding="utf-8")
     return run
