@@ -185,6 +185,12 @@ def test_the_dashboard_after_sign_in_counts_without_showing_what_families_typed(
     conversation.ask("what is mibg therapy")
     conversation.ask("my number is 215 555 0177, zxqv plonk")
     conversation.ask("he stopped breathing")
+    # A callback form with a name and a number, then the name typed again outside it.
+    conversation.ask("i would like a second opinion for my son")
+    for answer in ["/affirm", "I'm his mom", "Quintessa Marlowe", "(215) 555-0166", "skip"]:
+        conversation.ask(answer)
+    for answer in ["weekday mornings", "skip", "yes", "Marlowe again, zxqv plonk?"]:
+        conversation.ask(answer)
     name = staff_account(assistant, monkeypatch)
     browser, answer = sign_in(assistant.url, name, PASSWORD)
     assert answer.status_code == 303 and answer.headers["Location"] == "/staff"
@@ -207,7 +213,8 @@ def test_the_dashboard_after_sign_in_counts_without_showing_what_families_typed(
         assert heading in page.text
     assert re.search(r"<th scope=\"row\">emergency</th><td class=\"n\">[1-9]", page.text)
     assert re.search(r"<th scope=\"row\">ask_mibg</th><td class=\"n\">[1-9]", page.text)
-    assert "0177" not in page.text and "he stopped breathing" not in page.text
+    for private in ("0177", "0166", "Quintessa", "Marlowe", "he stopped breathing"):
+        assert private not in page.text
     assert conversation.sender not in page.text
     assert "<script" not in page.text and "http" not in page.text.replace(assistant.url, "")
 
