@@ -618,6 +618,15 @@ def test_forget_is_only_the_whole_message(phone):
     assert phone.user_texts() == ["please dont forget to call me"]
 
 
+def test_borrar_erases_a_spanish_conversation_and_confirms_in_spanish(phone):
+    phone.text("qué es la recaída del neuroblastoma")
+    assert phone.user_texts()
+    (confirmation,) = phone.text("Borrar")
+    assert confirmation.startswith("Se borró esta conversación")
+    assert CENTER["emergency_number"] in confirmation
+    assert phone.user_texts() == []
+
+
 # --- in Spanish ---------------------------------------------------------------------------------
 
 

@@ -42,7 +42,8 @@ OPT_OUT_KEYWORDS = frozenset(
 OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
 HELP_KEYWORDS = frozenset({"HELP", "INFO"})
 # Not a carrier keyword: the assistant's own "forget me" (bot.channels.sms.channel).
-FORGET_KEYWORDS = frozenset({"FORGET", "FORGETME"})
+# BORRAR ("delete") is its Spanish word.
+FORGET_KEYWORDS = frozenset({"FORGET", "FORGETME", "BORRAR"})
 
 # The channel's own texts. Placeholders are center details (bot/center/center.yml), never literals.
 HELP_TEXT = (
@@ -85,9 +86,9 @@ CHANNEL_TEXTS = {
 # their accents, so they go as UCS-2: each must fit one message of 3 segments (201 characters).
 SPANISH_CHANNEL_TEXTS = {
     "help": (
-        "{program_name}: respuestas automáticas, no consejos médicos. Familias de pacientes: "
+        "{program_name}: respuestas automáticas, no consejo médico. Familias de pacientes: "
         "{phone_existing_patients}. Citas: {phone_new_appointments}. Emergencia: "
-        "{emergency_number}. PARAR: no más textos."
+        "{emergency_number}. PARAR: no más textos. BORRAR: borra el chat."
     ),
     "opt_out": (
         "No recibirá más textos del {program_name}. Responda START para volver. Equipo médico: "
