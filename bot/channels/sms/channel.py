@@ -29,9 +29,10 @@ The channel's own texts come in the family's language: Spanish after a Spanish k
 conversation whose `language` slot is Spanish (read from the tracker store for these texts
 only). Spanish answers keep their accents and go as UCS-2 (`bot.channels.sms.text`).
 
-FORGET (or FORGET ME; BORRAR in Spanish) is the assistant's own keyword, answered whatever `handle_opt_out` says:
-it erases the number's conversation from the tracker store and its stored replies and numbered
-list, keeps the opt-out state, and confirms (an opted-out number gets no text).
+FORGET (or FORGET ME; BORRAR in Spanish) is the assistant's own keyword, answered whatever
+`handle_opt_out` says: it erases the number's conversation from the tracker store and its stored
+replies and numbered list, keeps the opt-out state, and confirms (an opted-out number gets no
+text).
 
 Beyond `rate_limit_per_minute` texts a minute from one number (default 10, counted in this
 process), the first text over the limit gets a short "please wait" answer and later ones an
