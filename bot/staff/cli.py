@@ -68,20 +68,17 @@ def _list(args: argparse.Namespace) -> int:
     return OK
 
 
-def _unlock(args: argparse.Namespace) -> int:
-    if not _accounts(args).unlock(args.name):
-        print(f"error: no account {args.name}", file=sys.stderr)
-        return FAILED
-    print(f"Account {args.name} unlocked.")
-    return OK
+def _change(done: str) -> Any:
+    """A command that changes one account (`unlock`, `remove`) and says it was `done`."""
 
+    def run(args: argparse.Namespace) -> int:
+        if not getattr(_accounts(args), args.staff_command)(args.name):
+            print(f"error: no account {args.name}", file=sys.stderr)
+            return FAILED
+        print(f"Account {args.name} {done}.")
+        return OK
 
-def _remove(args: argparse.Namespace) -> int:
-    if not _accounts(args).remove(args.name):
-        print(f"error: no account {args.name}", file=sys.stderr)
-        return FAILED
-    print(f"Account {args.name} removed.")
-    return OK
+    return run
 
 
 def _guarded(handler: Any) -> Any:
@@ -121,10 +118,10 @@ def add_parser(commands: Any) -> None:
     add.set_defaults(handler=_guarded(_add))
     listing = sub.add_parser("list", help="the accounts")
     listing.set_defaults(handler=_guarded(_list))
-    for name, handler, text in (
-        ("unlock", _unlock, "clear an account's lock"),
-        ("remove", _remove, "delete an account"),
+    for name, done, text in (
+        ("unlock", "unlocked", "clear an account's lock"),
+        ("remove", "removed", "delete an account"),
     ):
         command = sub.add_parser(name, help=text)
         command.add_argument("name")
-        command.set_defaults(handler=_guarded(handler))
+        command.set_defaults(handler=_guarded(_change(done)))
