@@ -22,12 +22,20 @@ import sys
 import time
 from pathlib import Path
 
+from bot import paths
 from bot.callbacks import cli as requests_cli
 from bot.center.config import ConfigError, center_config
 from bot.conversations import cli as conversations_cli
 from bot.review import cli as review_cli
 from bot.runtime.launcher import API_TOKEN_ENV, RunSettings, Servers, fictional_warning
 from bot.staff import cli as staff_cli
+
+
+def _where_kept(args: argparse.Namespace, settings: RunSettings) -> str:
+    if args.profile != "production":
+        return str(settings.tracker_db)
+    database = f"{os.environ.get('TRACKER_PG_HOST')}/{os.environ.get('TRACKER_PG_DB')}"
+    return f"PostgreSQL ({database}); conversation locks in Redis"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -50,6 +58,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     if args.model:
         settings.model = Path(args.model).resolve()
+    if args.profile == "production":
+        settings.endpoints = paths.ENDPOINTS_PRODUCTION
     started = time.monotonic()
     with Servers(settings) as servers:
         try:
@@ -68,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
             f"  Website chat: {settings.url}/chat  (embed on a page: "
             f'<script src="{settings.url}/chat/widget.js" defer></script>)\n'
             f"{rest}"
-            f"  Conversations are kept in {settings.tracker_db}\n"
+            f"  Conversations are kept in {_where_kept(args, settings)}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
@@ -180,6 +190,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--action-port", type=int, default=defaults.action_port)
     run.add_argument("--model", help="trained model (default: models/nb-assistant.tar.gz)")
     run.add_argument("--tracker-db", default=str(defaults.tracker_db), help="SQLite file")
+    run.add_argument(
+        "--profile",
+        choices=("embedded", "production"),
+        default="embedded",
+        help="embedded: SQLite and in-process locks (default); production: PostgreSQL "
+        "conversations and Redis locks for several replicas (endpoints.production.yml)",
+    )
     run.add_argument(
         "--rest",
         action="store_true",

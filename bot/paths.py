@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = ROOT / "domain.yml"
 CONFIG = ROOT / "config.yml"
 ENDPOINTS = ROOT / "endpoints.yml"
+# The production profile: PostgreSQL conversations, the Redis lock store (several replicas).
+ENDPOINTS_PRODUCTION = ROOT / "endpoints.production.yml"
 CREDENTIALS = ROOT / "credentials.yml"
 DATA = ROOT / "data"
 RULES = DATA / "rules"

@@ -137,6 +137,17 @@ def enabled_channels(
     return enabled, missing
 
 
+def unset_endpoint_variables(endpoints: Path, env: dict[str, str]) -> list[str]:
+    """The ${VARIABLES} of an endpoints file that are not in `env` (Rasa would stop on them).
+
+    A variable set to the empty string counts as set (an empty password, for trust auth).
+    """
+    lines = endpoints.read_text(encoding="utf-8").splitlines()
+    values = "\n".join(line.split("#", 1)[0] for line in lines)  # comments aside
+    names = re.findall(r"\$\{(\w+)\}", values)
+    return sorted({name for name in names if name not in env})
+
+
 def write_credentials(settings: RunSettings, env: dict[str, str]) -> Path:
     """Writes the credentials Rasa runs with (the channels that can start) beside the tracker."""
     credentials = yaml.safe_load(settings.credentials.read_text(encoding="utf-8")) or {}
@@ -275,6 +286,12 @@ class Servers:
             raise RuntimeError(f"no trained model at {self.settings.model}: run `make train`")
         self.settings.tracker_db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._env = server_env(self.settings)
+        unset = unset_endpoint_variables(self.settings.endpoints, self._env)
+        if unset:
+            raise RuntimeError(
+                f"{self.settings.endpoints.name} needs these environment variables: "
+                f"{', '.join(unset)}"
+            )
         credentials = write_credentials(self.settings, self._env)
         self._commands = commands(self.settings, credentials)
         for name, command in self._commands.items():

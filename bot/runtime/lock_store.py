@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
+from rasa.utils.endpoints import EndpointConfig
 
 # KEYS[1]: the lock's key. ARGV: operation, now, conversation id, number or lifetime.
 # Returns the new ticket's number for "issue", else 0. The value is Rasa's TicketLock JSON:
@@ -71,8 +72,16 @@ return result
 class AtomicRedisLockStore(RedisLockStore):
     """Rasa's Redis lock store with every change to a lock made atomically in Redis."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Rasa's store (host, port, db, password, key prefix, ...); the script is registered."""
+    def __init__(
+        self, *args: Any, endpoint_config: EndpointConfig | None = None, **kwargs: Any
+    ) -> None:
+        """Rasa's store (host, port, db, password, key prefix, ...); the script is registered.
+
+        Rasa builds a lock store named by its class in endpoints.yml with `endpoint_config`
+        only; its `url` is the host, as for Rasa's own `type: redis`.
+        """
+        if endpoint_config is not None:
+            kwargs = {"host": endpoint_config.url, **endpoint_config.kwargs, **kwargs}
         super().__init__(*args, **kwargs)
         self._change = self.red.register_script(_SCRIPT)
 
