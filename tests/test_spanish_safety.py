@@ -58,6 +58,9 @@ from bot.nlu import safety
         ("tiene fiebre pero ya no le baja", "fever"),
         ("ahora tiene fiebre", "fever"),
         ("ya no tiene fiebre pero ahora tiene escalofríos", "fever"),
+        # A fever now, beside words that only look like history.
+        ("tiene fiebre pero ya no tiene energía", "fever"),
+        ("tiene fiebre y en mayo empieza el ensayo", "fever"),
     ],
 )
 def test_spanish_danger_escalates(text, expected):

@@ -307,7 +307,7 @@ _HISTORY = _words(
     r"en (?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre"
     r"|noviembre|diciembre)",
     r"(?:la vez|el dia|el fin de semana) pasad[oa]|la ultima vez",
-    r"pero ya no(?=\s*(?:[,.;!]|$|tiene\b|hay\b))",
+    r"pero ya no(?=\s*(?:[,.;!]|$|tiene (?:fiebre|calentura|temperatura)\b))",
     r"hace (?:\d+|un|una|dos|tres|varios|varias|unos|unas) (?:semanas?|mes(?:es)?|años?|anos?)",
     r"cuando era (?:beb[eé]|chiquit[oa]|pequeñ[oa]|peque[nñ]o)",
     r"(?:nada|ninguna?) desde entonces",
@@ -358,6 +358,9 @@ _NOW = _words(
     r"hace (?:\d+|unos|unas|un|una) (?:minutos?|horas?|rato)",
     r"sigue (?:con|teniendo)",
     r"(?:le )?(?:volvio|regreso)",
+    # A fever now, as "has a fever" above ("tiene fiebre, en mayo empieza el ensayo").
+    r"(?<!no )(?:tiene|tengo|esta con|anda con) (?:mucha |una |un poco de )?"
+    r"(?:fiebre|calentura|temperatura)",
 )
 _HISTORY_PRONE = _words(
     _SEIZURE,

@@ -34,7 +34,6 @@ class Review:
     messages: tuple[Unplaced, ...]
     user_messages: int
     unplaced: int
-    already_marked: int
 
     @property
     def unplaced_share(self) -> float:
@@ -47,6 +46,8 @@ class ReviewService:
 
     def __init__(self, tracker_db: str | Path, requests_db: str | None) -> None:
         self.requests_db = requests_db
+        self._requests: RequestStore | None = None  # opened on first use, then kept
+        self._indexed = False
         try:
             self._store = ConversationStore(tracker_db)
         except ConversationStoreError as error:
@@ -55,19 +56,23 @@ class ReviewService:
     def close(self) -> None:
         """Releases the database connections."""
         self._store.close()
+        if self._requests is not None:
+            self._requests.close()
 
     def review(self, period: Period, *, include_marked: bool = False) -> Review:
         """The period's unplaced messages (not those marked before, unless asked)."""
         with self.connection() as db:
             if db is None:
-                return Review(period, (), 0, 0, 0)
-            ensure_review_index(db)
+                return Review(period, (), 0, 0)
+            if not self._indexed:  # once per service: the dashboard reviews on every page
+                ensure_review_index(db)
+                self._indexed = True
             wanted = unplaced.candidates(db, period)
             found = unplaced.read(db, wanted, self._request_values(wanted))
             done = marks.marked(db, (message.event_id for message in found))
             total = _user_messages(db, period)
         shown = tuple(m for m in found if include_marked or m.event_id not in done)
-        return Review(period, shown, total, len(found), len(done))
+        return Review(period, shown, total, len(found))
 
     def mark(self, event_ids: Iterable[int], label: str | None) -> int:
         """Records the messages as reviewed, with the reviewer's label; the number newly marked."""
@@ -82,11 +87,9 @@ class ReviewService:
         if not conversations or self.requests_db is None:
             return {}
         try:
-            store = RequestStore.from_url(self.requests_db)
-            try:
-                return store.personal_values(conversations)
-            finally:
-                store.close()
+            if self._requests is None:
+                self._requests = RequestStore.from_url(self.requests_db)
+            return self._requests.personal_values(conversations)
         except StorageError as error:
             raise ReviewError(
                 f"cannot read the callback requests, whose details must be masked: {error}"

@@ -82,6 +82,7 @@ class StaffDashboard(InputChannel):
     def __init__(self, session_key: str, secure_cookies: bool = True) -> None:
         self.sessions = Sessions(session_key, max_age=SESSION_HOURS * 3600, secure=secure_cookies)
         self.limiter = SlidingWindow(SIGN_INS_PER_MINUTE, 60.0)
+        self._review_service: ReviewService | None = None
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(ASSETS),
             autoescape=True,
@@ -115,6 +116,12 @@ class StaffDashboard(InputChannel):
         return AccountStore(requests), requests
 
     def _reviews(self, request: Request) -> ReviewService:
+        """One review service for the process: its connection pools serve every page."""
+        if self._review_service is None:
+            self._review_service = self._open_reviews(request)
+        return self._review_service
+
+    def _open_reviews(self, request: Request) -> ReviewService:
         # Rasa wraps the configured store (FailSafeTrackerStore); ours is the SQL one inside.
         store = erasable_store(request.app.ctx.agent.tracker_store)
         engine = getattr(store, "engine", None)
@@ -176,10 +183,7 @@ class StaffDashboard(InputChannel):
         reviews = self._reviews(request)
         _, requests = self._stores
         period = dashboard.period_for(days)
-        try:
-            return await asyncio.to_thread(dashboard.read, reviews, requests, period, with_review)
-        finally:
-            reviews.close()
+        return await asyncio.to_thread(dashboard.read, reviews, requests, period, with_review)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The dashboard's routes, with their security headers."""
