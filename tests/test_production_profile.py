@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from bot import paths
-from bot.runtime.launcher import Servers, unset_endpoint_variables
+from bot.runtime.launcher import Servers, unset_endpoint_variables, unshared_state
 from tests.conftest import Conversation, http_json, require, server_settings
 from tests.request_stores import PG_URL, pg_schema
 from tests.test_lock_store import REDIS_HOST, REDIS_PORT, _redis_up
@@ -19,7 +19,12 @@ from tests.test_lock_store import REDIS_HOST, REDIS_PORT, _redis_up
 
 def production_env(schema: str, prefix: str) -> dict[str, str]:
     url = make_url(PG_URL)
+    in_schema = url.update_query_dict({"options": f"-csearch_path={schema}"})
+    shared = in_schema.render_as_string(hide_password=False)
     return {
+        "REQUESTS_DB_URL": shared,
+        "SMS_DB": shared,
+        "RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/2",
         "TRACKER_PG_HOST": str(url.host),
         "TRACKER_PG_PORT": str(url.port or 5432),
         "TRACKER_PG_DB": str(url.database),
@@ -50,6 +55,36 @@ def test_a_server_without_them_refuses_to_start_and_says_which(trained_model, tm
     settings = server_settings(trained_model, tmp_path)
     settings.endpoints = paths.ENDPOINTS_PRODUCTION
     with Servers(settings) as servers, pytest.raises(RuntimeError, match="TRACKER_PG_HOST"):
+        servers.start()
+
+
+def test_state_kept_inside_one_replica_is_refused_by_name():
+    local = {
+        "REQUESTS_DB_URL": "sqlite:///var/requests.db",
+        "RATE_LIMIT_STORAGE_URL": "memory://",
+        "SMS_DB": "var/sms.db",
+    }
+    problems = unshared_state(local)
+    assert [problem.split()[0] for problem in problems] == [
+        "REQUESTS_DB_URL",
+        "RATE_LIMIT_STORAGE_URL",
+        "SMS_DB",
+    ]
+    shared = {
+        "REQUESTS_DB_URL": "postgresql://nb@db/nb",
+        "RATE_LIMIT_STORAGE_URL": "redis://cache:6379/2",
+    }
+    assert unshared_state(shared) == []  # the SMS channel is off: SMS_DB is not needed
+
+
+def test_a_server_with_them_but_local_state_refuses_to_start(trained_model, tmp_path):
+    settings = server_settings(trained_model, tmp_path)  # requests and SMS in SQLite files
+    settings.endpoints = paths.ENDPOINTS_PRODUCTION
+    # Checked before anything starts: the stores named need not exist.
+    endpoints = unset_endpoint_variables(paths.ENDPOINTS_PRODUCTION, {})
+    settings.extra_env.update({name: "x" for name in endpoints if name != "ACTION_ENDPOINT_URL"})
+    settings.extra_env["RATE_LIMIT_STORAGE_URL"] = "redis://127.0.0.1:6379/2"
+    with Servers(settings) as servers, pytest.raises(RuntimeError, match="REQUESTS_DB_URL"):
         servers.start()
 
 

@@ -17,12 +17,14 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
 import pytest
 from rasa.shared.core.domain import Domain
 from rasa.shared.exceptions import RasaException
+from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
 from bot.center.config import center_config
@@ -34,7 +36,7 @@ from bot.channels.sms.channel import (
     sender_id,
     twiml,
 )
-from bot.channels.sms.store import SmsStore
+from bot.channels.sms.store import CLAIM_LEASE, SmsStore, replies
 from bot.devtools.content_check import load_domain, render
 from bot.nlu import language
 from bot.runtime.launcher import RunSettings, Servers
@@ -568,17 +570,40 @@ def test_store_keeps_opt_outs_menus_and_replies_across_reopening(tmp_path):
     store.close()
 
 
-def test_store_gives_up_a_claim_and_takes_over_one_left_unanswered(tmp_path):
-    store = SmsStore.open(str(tmp_path / "sms.db"))
+def _age_claims(store: SmsStore, by: timedelta) -> None:
+    """Moves every claim's last renewal back in time, as if its process had stopped then."""
+    with store.engine.begin() as db:
+        for row in db.execute(select(replies.c.message_sid, replies.c.received)).all():
+            db.execute(
+                update(replies)
+                .where(replies.c.message_sid == row.message_sid)
+                .values(received=row.received - by)
+            )
+
+
+def test_store_gives_up_a_claim_and_takes_over_one_whose_lease_ran_out(tmp_path):
+    database = str(tmp_path / "sms.db")
+    store, other_replica = SmsStore.open(database), SmsStore.open(database)
     store.begin("SM1", "sms-a")
     store.abandon("SM1", "sms-a")
-    store.begin("SM1", "sms-a")
-    # Left unanswered (a process stopped mid-message): the next attempt answers it.
-    assert store.begin("SM1", "sms-a").reply is None
-    store.finish("SM1", "sms-a", ["answer"])
-    store.abandon("SM1", "sms-a")
+    assert not store.begin("SM1", "sms-a").elsewhere  # dropped: the next attempt answers it
+    # A retry reaching another replica while this one answers waits: it must not answer too.
+    assert other_replica.begin("SM1", "sms-a").elsewhere
+    assert other_replica.reply_of("SM1", "sms-a") == (True, None)
+    _age_claims(store, CLAIM_LEASE / 2)
+    store.renew("SM1", "sms-a")  # still answering: the lease starts again
+    _age_claims(store, CLAIM_LEASE / 2)
+    assert other_replica.begin("SM1", "sms-a").elsewhere
+    # Left unanswered past its lease (the process stopped mid-message): it is taken over, once.
+    _age_claims(store, CLAIM_LEASE)
+    takeovers = [other_replica.begin("SM1", "sms-a"), store.begin("SM1", "sms-a")]
+    assert [turn.elsewhere for turn in takeovers] == [False, True]
+    other_replica.finish("SM1", "sms-a", ["answer"])
+    store.abandon("SM1", "sms-a")  # an answered message is never dropped
     assert store.begin("SM1", "sms-a").reply == ["answer"]
+    assert store.reply_of("SM1", "sms-a") == (True, ["answer"])
     store.close()
+    other_replica.close()
 
 
 # --- FORGET ------------------------------------------------------------------------------------

@@ -1,49 +1,99 @@
-"""Per-sender message limits for the channels, counted in this process.
+"""Per-sender message limits for the channels, shared by every replica that uses the same store.
 
-One sliding window serves both channels: the website refuses a message over the limit and says
-how long to wait; the SMS channel answers the first text over the limit with a notice and drops
-the rest of that window's texts silently (a text cannot be refused, and each reply costs money).
-These are courtesy limits against runaway clients and loops; flooding belongs to the reverse
-proxy or the SMS gateway in front of the assistant.
+One moving window (the `limits` library's) serves every channel: the website refuses a message
+over the limit and says how long to wait; the SMS channel answers the first text over the limit
+with a notice and drops the rest of that window's texts silently (a text cannot be refused, and
+each reply costs money). These are courtesy limits against runaway clients and loops; flooding
+belongs to the reverse proxy or the SMS gateway in front of the assistant.
+
+Where the counts live is `$RATE_LIMIT_STORAGE_URL`, read once per process: `memory://` (the
+default: this process only, as `make run` needs) or `redis://host:port/db`, which every replica
+of a cluster shares, so that a sender who alternates between replicas meets the same limit. A
+limit must never stand between a family and an answer: when Redis cannot be reached, the message
+is let through and the failure logged.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import time
-from collections import deque
-from collections.abc import Callable
 from enum import Enum
+from functools import lru_cache
+
+from limits import RateLimitItemPerSecond
+from limits.errors import ConfigurationError
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+STORAGE_ENV = "RATE_LIMIT_STORAGE_URL"
+DEFAULT_STORAGE = "memory://"
+SHARED_SCHEMES = ("redis://", "rediss://")
+# A Redis that does not answer within this many seconds lets the message through.
+REDIS_TIMEOUT = 0.5
+
+
+class StorageUnusable(ValueError):
+    """`$RATE_LIMIT_STORAGE_URL` names no store this project can use."""
+
+
+def open_storage(url: str) -> Storage:
+    """The counts' store for a URL: memory:// or redis[s]://host:port/db.
+
+    Raises:
+        StorageUnusable: another scheme, or a URL the `limits` library refuses.
+
+    """
+    if url == DEFAULT_STORAGE:
+        return MemoryStorage()
+    if not url.startswith(SHARED_SCHEMES):
+        raise StorageUnusable(
+            f"{STORAGE_ENV} must be {DEFAULT_STORAGE} or redis://host:port/db, not {url!r}"
+        )
+    options = {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
+    try:
+        return storage_from_string(url, **options)
+    except ConfigurationError as error:
+        raise StorageUnusable(f"{STORAGE_ENV}: {error}") from None
+
+
+@lru_cache(maxsize=1)
+def configured_storage() -> Storage:
+    """The process's store of counts, from `$RATE_LIMIT_STORAGE_URL` (default memory://)."""
+    return open_storage(os.environ.get(STORAGE_ENV, "").strip() or DEFAULT_STORAGE)
 
 
 class SlidingWindow:
-    """Allows `limit` hits per key in any window of `window` seconds."""
+    """Allows `limit` hits per key in any window of `window` seconds.
 
-    def __init__(
-        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._hits: dict[str, deque[float]] = {}
-        self._pruned = clock()
+    `name` keeps one channel's counts apart from another's in a shared store.
+    """
 
-    def hit(self, key: str) -> float:
+    def __init__(self, name: str, limit: int, window: int, storage: Storage | None = None) -> None:
+        self.name, self.limit, self.window = name, limit, window
+        self.item = RateLimitItemPerSecond(limit, window)
+        self.storage = storage if storage is not None else configured_storage()
+        self.limiter = MovingWindowRateLimiter(self.storage)
+
+    async def hit(self, key: str) -> float:
         """Counts a hit and returns 0, or returns the seconds to wait when over the limit."""
-        now = self.clock()
-        self._prune(now)
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return hits[0] + self.window - now
-        hits.append(now)
-        return 0.0
+        if isinstance(self.storage, MemoryStorage):  # no I/O: no thread needed
+            return self._hit(key)
+        return await asyncio.to_thread(self._hit, key)
 
-    def _prune(self, now: float) -> None:
-        """Forgets keys with nothing in the window, once a window, so memory stays bounded."""
-        if now - self._pruned < self.window:
-            return
-        self._pruned = now
-        cutoff = now - self.window
-        self._hits = {key: hits for key, hits in self._hits.items() if hits and hits[-1] > cutoff}
+    def _hit(self, key: str) -> float:
+        try:
+            if self.limiter.hit(self.item, self.name, key):
+                return 0.0
+            reset, _ = self.limiter.get_window_stats(self.item, self.name, key)
+        except (RedisError, OSError) as error:
+            logger.warning("rate limit %s not checked (store unreachable): %s", self.name, error)
+            return 0.0
+        return max(reset - time.time(), 1.0)
 
 
 class Verdict(Enum):
@@ -58,18 +108,15 @@ class NotifyOnce:
     """A sliding window that asks for one notice per window when a sender goes over it."""
 
     def __init__(
-        self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+        self, name: str, limit: int, window: int = 60, storage: Storage | None = None
     ) -> None:
-        self.counter = SlidingWindow(limit, window, clock)
-        self._notified: dict[str, float] = {}
+        self.counter = SlidingWindow(name, limit, window, storage)
+        self.notices = SlidingWindow(f"{name}-notice", 1, window, self.counter.storage)
 
-    def check(self, key: str) -> Verdict:
+    async def check(self, key: str) -> Verdict:
         """Counts one text from `key` if it is within the limit; says what to do with it."""
-        if not self.counter.hit(key):
+        if not await self.counter.hit(key):
             return Verdict.ALLOW
-        now, window = self.counter.clock(), self.counter.window
-        if self._notified.get(key, now - window) > now - window:
-            return Verdict.DROP
-        self._notified = {k: t for k, t in self._notified.items() if t > now - window}
-        self._notified[key] = now
-        return Verdict.NOTIFY
+        if not await self.notices.hit(key):
+            return Verdict.NOTIFY
+        return Verdict.DROP

@@ -58,7 +58,7 @@ class RestInput(InputChannel):
     def __init__(self, settings: RestSettings | None = None) -> None:
         self.settings = settings or RestSettings()
         self.limiter = SlidingWindow(
-            self.settings.rate_limit_messages, self.settings.rate_limit_seconds
+            self.name(), self.settings.rate_limit_messages, self.settings.rate_limit_seconds
         )
 
     @classmethod
@@ -71,7 +71,7 @@ class RestInput(InputChannel):
         """Builds the channel from its credentials.yml section (no secrets; all optional)."""
         return cls(RestSettings.parse(credentials))
 
-    def _read(self, request: Request) -> tuple[str, str]:
+    async def _read(self, request: Request) -> tuple[str, str]:
         """The sender and the message, checked.
 
         Raises:
@@ -86,7 +86,7 @@ class RestInput(InputChannel):
             raise Refusal(400, "bad_request", 'Send a JSON object: {"sender": ..., "message": ...}')
         sender = check_sender(body.get("sender"))
         text = check_message(body.get("message"), self.settings.max_message_length)
-        wait = self.limiter.hit(sender)
+        wait = await self.limiter.hit(sender)
         if wait and safety.detect(text) is None:
             raise Refusal(429, "rate_limited", f"Too many messages; retry in {int(wait) + 1} s.")
         return sender, text
@@ -102,7 +102,7 @@ class RestInput(InputChannel):
         @rest.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             try:
-                sender, text = self._read(request)
+                sender, text = await self._read(request)
             except Refusal as refusal:
                 return _refuse(refusal)
             collector = CollectingOutputChannel()

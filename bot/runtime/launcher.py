@@ -148,6 +148,31 @@ def unset_endpoint_variables(endpoints: Path, env: dict[str, str]) -> list[str]:
     return sorted({name for name in names if name not in env})
 
 
+# What several replicas must share beyond endpoints.production.yml's stores: the variable, the
+# URL schemes it may have, and what it holds. SMS_DB (when the SMS channel is on) is shared too.
+SHARED_STATE = (
+    ("REQUESTS_DB_URL", ("postgresql",), "callback requests"),
+    ("RATE_LIMIT_STORAGE_URL", ("redis://", "rediss://"), "rate limits"),
+)
+
+
+def unshared_state(env: dict[str, str]) -> list[str]:
+    """What the production profile would keep inside one replica: one sentence per variable.
+
+    A callback request stored in one replica's SQLite file, or a rate limit counted in its
+    memory, is invisible to the others; the profile refuses to start that way.
+    """
+    problems = [
+        f"{name} must point every replica at the same {what} store ({' or '.join(schemes)}...)"
+        for name, schemes, what in SHARED_STATE
+        if not env.get(name, "").strip().startswith(schemes)
+    ]
+    sms = env.get("SMS_DB", "").strip()
+    if sms and not sms.startswith("postgresql"):
+        problems.append("SMS_DB must be a PostgreSQL URL that every replica shares")
+    return problems
+
+
 def write_credentials(settings: RunSettings, env: dict[str, str]) -> Path:
     """Writes the credentials Rasa runs with (the channels that can start) beside the tracker."""
     credentials = yaml.safe_load(settings.credentials.read_text(encoding="utf-8")) or {}
@@ -292,6 +317,10 @@ class Servers:
                 f"{self.settings.endpoints.name} needs these environment variables: "
                 f"{', '.join(unset)}"
             )
+        if self.settings.endpoints == paths.ENDPOINTS_PRODUCTION:
+            problems = unshared_state(self._env)
+            if problems:
+                raise RuntimeError("the production profile: " + "; ".join(problems))
         credentials = write_credentials(self.settings, self._env)
         self._commands = commands(self.settings, credentials)
         for name, command in self._commands.items():

@@ -81,7 +81,7 @@ class StaffDashboard(InputChannel):
 
     def __init__(self, session_key: str, secure_cookies: bool = True) -> None:
         self.sessions = Sessions(session_key, max_age=SESSION_HOURS * 3600, secure=secure_cookies)
-        self.limiter = SlidingWindow(SIGN_INS_PER_MINUTE, 60.0)
+        self.limiter = SlidingWindow("staff-sign-in", SIGN_INS_PER_MINUTE, 60)
         self._review_service: ReviewService | None = None
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(ASSETS),
@@ -146,7 +146,7 @@ class StaffDashboard(InputChannel):
 
     async def _sign_in(self, request: Request) -> HTTPResponse:
         client = request.remote_addr or request.ip or "unknown"
-        if self.limiter.hit(client):
+        if await self.limiter.hit(client):
             return self._login_page(SLOW_DOWN, 429)
         form = request.form or {}
         username = str(form.get("username") or "").strip().lower()[:40]

@@ -5,7 +5,9 @@ Twilio posts each incoming text to `POST /webhooks/sms/webhook` (form fields `Me
 Rasa's built-in `twilio` channel, this one checks Twilio's request signature, never blocks the
 event loop on a REST call, shows buttons as one numbered list instead of their payloads, keeps
 each text within three SMS segments (`bot.channels.sms.text`), answers a retried webhook from
-its store instead of twice, and honours the carrier keywords (STOP, START, HELP, ...).
+its store instead of twice (also when the retry reaches another replica: it waits for the
+reply the first is working out, and answers 503 with Retry-After if none comes in 10 s), and
+honours the carrier keywords (STOP, START, HELP, ...).
 
 Turn it on in credentials.yml:
 
@@ -34,11 +36,12 @@ FORGET (or FORGET ME; BORRAR in Spanish) is the assistant's own keyword, answere
 replies and numbered list, keeps the opt-out state, and confirms (an opted-out number gets no
 text).
 
-Beyond `rate_limit_per_minute` texts a minute from one number (default 10, counted in this
-process), the first text over the limit gets a short "please wait" answer and later ones an
-empty answer, so that an auto-responder cannot loop with the assistant. STOP and START are
-never limited, nor is a text that matches a safety pattern (`bot.nlu.safety`), which still goes
-through the NLU pipeline and its safety layer like any other.
+Beyond `rate_limit_per_minute` texts a minute from one number (default 10, counted where
+`bot.channels.rate_limit` keeps counts: this process, or Redis for every replica), the first
+text over the limit gets a short "please wait" answer and later ones an empty answer, so that an
+auto-responder cannot loop with the assistant. STOP and START are never limited, nor is a text
+that matches a safety pattern (`bot.nlu.safety`), which still goes through the NLU pipeline and
+its safety layer like any other.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ from bot.channels.buttons import Button
 from bot.channels.erase import CannotErase, erase_conversation
 from bot.channels.rate_limit import NotifyOnce, Verdict
 from bot.channels.sms import text as sms_text
-from bot.channels.sms.store import SmsStore, Turn
+from bot.channels.sms.store import CLAIM_LEASE, SmsStore, Turn
 from bot.nlu import language, safety
 
 logger = logging.getLogger(__name__)
@@ -75,6 +78,10 @@ RATE_LIMIT_PER_MINUTE = 10
 MIN_SENDER_KEY_LENGTH = 16
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 TWIML_CONTENT_TYPE = "application/xml; charset=utf-8"
+# A retry that reaches this replica while another answers the message waits this long for that
+# reply (Twilio waits 15 s for an answer), polling the store, then asks Twilio to retry later.
+ELSEWHERE_WAIT = 10.0
+ELSEWHERE_POLL = 0.25
 
 
 SENDER_PREFIX = "sms-"  # tracker ids of this channel never collide with other channels'
@@ -92,6 +99,10 @@ def twiml(messages: list[str]) -> HTTPResponse:
     for body in messages:
         document.message(body)
     return response.text(str(document), content_type=TWIML_CONTENT_TYPE)
+
+
+class AnsweredElsewhere(Exception):
+    """Another replica is still answering this message; its reply is not stored yet."""
 
 
 @dataclass(frozen=True)
@@ -194,7 +205,7 @@ class SmsInput(InputChannel):
         self.sender_key = sender_key
         self.database = database
         self.handle_opt_out = handle_opt_out
-        self.limiter = NotifyOnce(rate_limit)
+        self.limiter = NotifyOnce(self.name(), rate_limit)
         values = center_config().values
         self.texts = {
             name: sms_text.fill(text, values) for name, text in sms_text.CHANNEL_TEXTS.items()
@@ -236,9 +247,15 @@ class SmsInput(InputChannel):
             sender = sender_id(number, self.sender_key)
             store: SmsStore = request.app.ctx.sms_store
             turn = Incoming(store, request.app.ctx.agent, message_sid, sender, body)
-            messages = await self._answer_once(
-                message_sid, sender, lambda: self._answer(turn, on_new_message)
-            )
+            try:
+                messages = await self._answer_once(
+                    message_sid, sender, lambda: self._answer(turn, on_new_message)
+                )
+            except AnsweredElsewhere:
+                logger.info("sms: %s is still being answered by another replica", message_sid)
+                return response.text(
+                    "being answered; retry", status=503, headers={"Retry-After": "5"}
+                )
             return twiml(messages)
 
         return sms
@@ -282,14 +299,19 @@ class SmsInput(InputChannel):
         """The stored answer to a message, or a new one, stored before it is returned."""
         store, message_sid, sender = incoming.store, incoming.message_sid, incoming.sender
         turn = await asyncio.to_thread(store.begin, message_sid, sender)
+        if turn.elsewhere:
+            return await self._answered_elsewhere(incoming, on_new_message)
         if turn.reply is not None:
             logger.info("sms: %s repeated, answered from the store", message_sid)
             return turn.reply
+        renewing = asyncio.create_task(_keep_claim(store, message_sid, sender))
         try:
             outcome = await self._respond(turn, incoming, on_new_message)
         except BaseException:
             await asyncio.shield(asyncio.to_thread(store.abandon, message_sid, sender))
             raise
+        finally:
+            renewing.cancel()
         if outcome.remember:
             await asyncio.to_thread(
                 store.finish,
@@ -302,6 +324,29 @@ class SmsInput(InputChannel):
         else:
             await asyncio.to_thread(store.abandon, message_sid, sender)
         return outcome.messages
+
+    async def _answered_elsewhere(
+        self, incoming: Incoming, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> list[str]:
+        """The reply another replica is working out, once it is stored.
+
+        When that replica drops its claim (its answer failed) this one answers instead.
+
+        Raises:
+            AnsweredElsewhere: no reply within `ELSEWHERE_WAIT` seconds.
+
+        """
+        store, message_sid, sender = incoming.store, incoming.message_sid, incoming.sender
+        deadline = asyncio.get_running_loop().time() + ELSEWHERE_WAIT
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(ELSEWHERE_POLL)
+            claimed, reply = await asyncio.to_thread(store.reply_of, message_sid, sender)
+            if reply is not None:
+                logger.info("sms: %s repeated, answered with another replica's reply", message_sid)
+                return reply
+            if not claimed:
+                return await self._answer(incoming, on_new_message)
+        raise AnsweredElsewhere(message_sid)
 
     async def _respond(
         self,
@@ -325,7 +370,7 @@ class SmsInput(InputChannel):
             return Outcome([texts["opt_in"]] if own_texts else [], menu=[], opted_out=False)
         if turn.opted_out:
             return Outcome([])
-        verdict = self.limiter.check(sender)
+        verdict = await self.limiter.check(sender)
         if verdict is not Verdict.ALLOW and not safety.detect(body):
             logger.info("sms: %s is over the rate limit", sender)
             if verdict is not Verdict.NOTIFY:
@@ -382,3 +427,13 @@ class SmsInput(InputChannel):
         await asyncio.to_thread(incoming.store.forget, incoming.sender, incoming.message_sid)
         logger.info("sms: %s erased its conversation", incoming.sender)
         return Outcome([] if turn.opted_out else [texts["forget"]], menu=[])
+
+
+async def _keep_claim(store: SmsStore, message_sid: str, sender: str) -> None:
+    """Renews this process's claim on a message while it is answered (cancelled when done)."""
+    while True:
+        await asyncio.sleep(CLAIM_LEASE.total_seconds() / 3)
+        try:
+            await asyncio.to_thread(store.renew, message_sid, sender)
+        except Exception:  # the store is down: the answer goes on; a retry may answer twice
+            logger.exception("sms: the claim on %s could not be renewed", message_sid)

@@ -8,12 +8,18 @@ Three tables, all keyed by the keyed hash of the phone number (never the number 
 - `sms_sent_replies`: the texts sent for each Twilio `MessageSid` from each number, so that a
   retried webhook gets the same reply without the message reaching the conversation twice. The
   key is the pair: a `MessageSid` sent again from another number is another message and never
-  gets the first number's reply. A row with no reply yet is
-  a message being answered. Replies are kept for `REPLY_RETENTION`, far longer than Twilio
-  retries a webhook (seconds to minutes) and no longer: they hold only the assistant's texts,
-  never what the family wrote, but the callback form's read-back repeats a name and a number.
+  gets the first number's reply. A row with no reply yet is a claim: a message being answered.
+  Replies are kept for `REPLY_RETENTION`, far longer than Twilio retries a webhook (seconds to
+  minutes) and no longer: they hold only the assistant's texts, never what the family wrote,
+  but the callback form's read-back repeats a name and a number.
 
-The methods are synchronous and short (SQLite); the channel calls them in a worker thread.
+Several replicas share one database (PostgreSQL in production), so a retry that reaches another
+replica while the first is still answering must not answer again: the claim carries a lease of
+`CLAIM_LEASE`, which the answering process renews (`renew`) while it works, and another process
+takes a claim over only once its lease has run out, that is, when the process holding it stopped.
+Until then the retry is told the message is being answered elsewhere and waits for its reply.
+
+The methods are synchronous and short; the channel calls them in a worker thread.
 """
 
 from __future__ import annotations
@@ -44,6 +50,9 @@ from sqlalchemy.exc import IntegrityError
 from bot.channels.buttons import Button
 
 REPLY_RETENTION = timedelta(hours=1)
+# A claim not renewed for this long belongs to a process that stopped; the answering process
+# renews it every third of this.
+CLAIM_LEASE = timedelta(seconds=15)
 
 _metadata = MetaData()
 opt_outs = Table(
@@ -69,6 +78,7 @@ replies = Table(
     Column("sender", String(80), primary_key=True),
     # JSON list of message bodies; NULL while the message is being answered.
     Column("messages", Text, nullable=True),
+    # When the message arrived; while it is being answered, when its claim was last renewed.
     Column("received", DateTime, nullable=False, index=True),
 )
 
@@ -99,12 +109,14 @@ class Turn:
         reply: the texts already sent for this `MessageSid`, or None when it is new.
         opted_out: whether the number has opted out.
         menu: the buttons of the last numbered list the number was sent.
+        elsewhere: another process holds a live claim on it: wait for its reply, do not answer.
 
     """
 
     reply: list[str] | None
     opted_out: bool = False
     menu: list[Button] = field(default_factory=list)
+    elsewhere: bool = False
 
 
 class SmsStore:
@@ -130,9 +142,10 @@ class SmsStore:
     def begin(self, message_sid: str, sender: str) -> Turn:
         """Claims a message for answering, or returns the reply it already got.
 
-        A claim left unanswered by a process that stopped mid-message is taken over: that
-        message never got a reply, and the family should get one. (Concurrent duplicates within
-        one process never get here twice: the channel makes them wait for the first.)
+        A claim whose lease ran out (its process stopped mid-message) is taken over: that
+        message never got a reply, and the family should get one. A live claim of another
+        process gives `Turn(elsewhere=True)`. (Concurrent duplicates within one process never
+        get here twice: the channel makes them wait for the first.)
         """
         try:
             return self._begin(message_sid, sender)
@@ -141,19 +154,64 @@ class SmsStore:
             return self._begin(message_sid, sender)
 
     def _begin(self, message_sid: str, sender: str) -> Turn:
+        now = _now()
         with self.engine.begin() as db:
             row = db.execute(
-                select(replies.c.messages).where(_reply_key(message_sid, sender))
+                select(replies.c.messages, replies.c.received).where(
+                    _reply_key(message_sid, sender)
+                )
             ).first()
             if row is not None and row.messages is not None:
                 return Turn(reply=json.loads(row.messages))
             if row is None:
                 db.execute(
-                    insert(replies).values(message_sid=message_sid, sender=sender, received=_now())
+                    insert(replies).values(message_sid=message_sid, sender=sender, received=now)
                 )
+            elif not self._take_over(db, message_sid, sender, row.received, now):
+                return Turn(reply=None, elsewhere=True)
             return Turn(
                 reply=None, opted_out=self._opted_out(db, sender), menu=self._menu(db, sender)
             )
+
+    @staticmethod
+    def _take_over(
+        db: Connection, message_sid: str, sender: str, renewed: datetime, now: datetime
+    ) -> bool:
+        """Takes over a claim whose lease ran out; False while it is live or another took it.
+
+        The UPDATE re-checks the time read, so of two processes taking over at once one wins.
+        """
+        if renewed > now - CLAIM_LEASE:
+            return False
+        taken = db.execute(
+            update(replies)
+            .where(
+                _reply_key(message_sid, sender),
+                replies.c.messages.is_(None),
+                replies.c.received == renewed,
+            )
+            .values(received=now)
+        )
+        return bool(taken.rowcount == 1)
+
+    def renew(self, message_sid: str, sender: str) -> None:
+        """Extends this process's claim on a message it is still answering."""
+        with self.engine.begin() as db:
+            db.execute(
+                update(replies)
+                .where(_reply_key(message_sid, sender), replies.c.messages.is_(None))
+                .values(received=_now())
+            )
+
+    def reply_of(self, message_sid: str, sender: str) -> tuple[bool, list[str] | None]:
+        """Whether a claim or reply exists for the message, and its reply when there is one."""
+        with self.engine.connect() as db:
+            row = db.execute(
+                select(replies.c.messages).where(_reply_key(message_sid, sender))
+            ).first()
+        if row is None:
+            return False, None
+        return True, (json.loads(row.messages) if row.messages is not None else None)
 
     def finish(
         self,

@@ -105,7 +105,7 @@ class WebInput(InputChannel):
     def __init__(self, settings: WebSettings | None = None) -> None:
         self.settings = settings or WebSettings()
         limit, window = self.settings.rate_limit_messages, self.settings.rate_limit_seconds
-        self.limiter = SlidingWindow(limit, window)
+        self.limiter = SlidingWindow(self.name(), limit, window)
 
     @classmethod
     def name(cls) -> str:
@@ -156,9 +156,9 @@ class WebInput(InputChannel):
         """A refusal the page shows: a reason and a sentence for the family."""
         return self._json(request, ChatError(error=error, message=message), status)
 
-    def _rate_limited(self, request: Request, session: str, text: str) -> HTTPResponse | None:
+    async def _rate_limited(self, request: Request, session: str, text: str) -> HTTPResponse | None:
         """A refusal for a message over the rate limit (never a safety message), or None."""
-        wait = self.limiter.hit(session)
+        wait = await self.limiter.hit(session)
         if wait and safety.detect(text) is None:
             when = "a minute" if wait <= 60 else f"{int(wait // 60) + 1} minutes"
             message = f"You sent many messages in a short time. Please wait {when}, then try again."
@@ -184,7 +184,7 @@ class WebInput(InputChannel):
             return self._refuse(request, 400, "empty", "Please type your question first.")
         if not is_text(text):
             return self._refuse(request, 400, "bad_text", "The message is not readable text.")
-        refusal = self._rate_limited(request, session, text)
+        refusal = await self._rate_limited(request, session, text)
         if refusal:
             return refusal
         try:
