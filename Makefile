@@ -25,7 +25,7 @@ export PYTHONPATH := $(CURDIR)
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export TRACKER_DB ?= $(CURDIR)/var/tracker.db
 
-.PHONY: help setup train run test test-fast test-stories eval probe chat content-report lint validate cross-validate \
+.PHONY: help setup train run run-cluster test test-fast test-stories eval probe chat content-report lint validate cross-validate \
 	bench profile lock clean
 
 help: ## Show this list.
@@ -61,6 +61,24 @@ train: setup $(MODEL) ## Train the model (only when config, domain or data chang
 
 run: setup $(MODEL) ## Start the assistant on http://127.0.0.1:5005 (SQLite, no other server).
 	$(PY) -m bot run
+
+# The production profile on this machine's own PostgreSQL and Redis (loopback, trust auth);
+# set any of these to point elsewhere. docs/deploy.md lists what each part reads.
+CLUSTER_PG := postgresql://postgres@127.0.0.1:5432/nb_assistant
+REPLICAS ?= 2
+run-cluster: export TRACKER_PG_HOST ?= 127.0.0.1
+run-cluster: export TRACKER_PG_PORT ?= 5432
+run-cluster: export TRACKER_PG_DB ?= nb_assistant
+run-cluster: export TRACKER_PG_USER ?= postgres
+run-cluster: export TRACKER_PG_PASSWORD ?=
+run-cluster: export REDIS_HOST ?= 127.0.0.1
+run-cluster: export REDIS_PORT ?= 6379
+run-cluster: export REDIS_KEY_PREFIX ?= nb
+run-cluster: export REQUESTS_DB_URL ?= $(CLUSTER_PG)
+run-cluster: export RATE_LIMIT_STORAGE_URL ?= redis://127.0.0.1:6379/2
+run-cluster: setup $(MODEL) ## Start REPLICAS=2 replicas behind nginx on http://127.0.0.1:8080 (PostgreSQL, Redis).
+	@scripts/ensure-nginx
+	$(PY) -m bot cluster --replicas $(REPLICAS) --create-databases
 
 test: setup $(MODEL) ## Run the whole test suite against the trained model.
 	$(PY) -m pytest

@@ -2,6 +2,7 @@
 
 Commands:
   run            start the assistant (action server + Rasa server) on local defaults
+  cluster        start several replicas behind nginx (production profile, `make run-cluster`)
   content-check  check every response's provenance and print its reading grade
   cv-report      print per-intent F1 from a `rasa test nlu --cross-validation` output folder
   requests       callback requests for staff: list, show, handled, export, deliver
@@ -21,6 +22,9 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import paths
 from bot.callbacks import cli as requests_cli
@@ -88,6 +92,53 @@ def _run(args: argparse.Namespace) -> int:
             return servers.wait()
         except KeyboardInterrupt:
             return 0
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from bot.runtime.cluster import Cluster, ClusterError, ClusterSettings, ensure_database
+
+    settings = ClusterSettings(replicas=args.replicas, host=args.host, port=args.port)
+    if args.model:
+        settings.model = Path(args.model).resolve()
+    try:
+        if args.create_databases:
+            for url in _cluster_databases():
+                if ensure_database(url):
+                    print(f"created the PostgreSQL database {url.database}")
+        with Cluster(settings) as cluster:
+            cluster.start()
+            print(
+                f"\n{settings.replicas} replica(s) ready behind nginx.\n"
+                f"  Website chat: {settings.url}/chat\n"
+                f"  SMS webhook:  {settings.url}/webhooks/sms/webhook\n"
+                f"  Replicas: {', '.join(r.settings.url for r in cluster.replicas)}"
+                " (each has /health and /ready)\n"
+                f"  Logs: {settings.state}\n"
+                "Press Ctrl-C to stop.\n",
+                flush=True,
+            )
+            try:
+                return cluster.wait()
+            except KeyboardInterrupt:
+                return 0
+    except (ClusterError, SQLAlchemyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _cluster_databases() -> list[URL]:
+    """The PostgreSQL databases the production profile's variables name."""
+    env = os.environ
+    tracker = URL.create(
+        "postgresql",
+        username=env.get("TRACKER_PG_USER") or None,
+        password=env.get("TRACKER_PG_PASSWORD") or None,
+        host=env.get("TRACKER_PG_HOST"),
+        port=int(env.get("TRACKER_PG_PORT") or 5432),
+        database=env.get("TRACKER_PG_DB"),
+    )
+    others = [env.get(name, "") for name in ("REQUESTS_DB_URL", "SMS_DB")]
+    return [tracker, *(make_url(url) for url in others if url.startswith("postgresql"))]
 
 
 def _content_check(args: argparse.Namespace) -> int:
@@ -208,6 +259,18 @@ def parser() -> argparse.ArgumentParser:
         help=f"enable Rasa's HTTP API, on loopback only, with the token in ${API_TOKEN_ENV}",
     )
     run.set_defaults(handler=_run)
+
+    cluster = commands.add_parser("cluster", help="several replicas behind nginx")
+    cluster.add_argument("--replicas", type=int, default=2, help="Rasa replicas (default 2)")
+    cluster.add_argument("--host", default="127.0.0.1", help="interface nginx listens on")
+    cluster.add_argument("--port", type=int, default=8080, help="port nginx listens on")
+    cluster.add_argument("--model", help="trained model (default: models/nb-assistant.tar.gz)")
+    cluster.add_argument(
+        "--create-databases",
+        action="store_true",
+        help="create the PostgreSQL databases the variables name when missing (one machine)",
+    )
+    cluster.set_defaults(handler=_cluster)
 
     check = commands.add_parser("content-check", help="provenance and reading grade report")
     check.set_defaults(handler=_content_check)
