@@ -64,6 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         settings.model = Path(args.model).resolve()
     if args.profile == "production":
         settings.endpoints = paths.ENDPOINTS_PRODUCTION
+        settings.json_logs = True
     started = time.monotonic()
     with Servers(settings) as servers:
         try:

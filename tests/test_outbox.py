@@ -18,10 +18,12 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from prometheus_client import REGISTRY
 
 from bot.callbacks.outbox import Backoff, check_settings, deliver_due, message_id, run_forever
 from bot.callbacks.store import RequestStore
 from bot.center.config import DEFAULT_PATH, ConfigError, DeliveryConfig, load_center_config
+from bot.metrics import DELIVERY_OUTCOMES
 from bot.paths import ROOT
 from tests.conftest import free_port
 from tests.request_stores import FakeClock, second_opinion
@@ -177,6 +179,7 @@ def test_a_request_that_keeps_failing_is_marked_failed_and_can_be_retried(
     sink = SmtpSink()
     config = settings(sink.port, max_attempts=3)
     reference = store.save(second_opinion())
+    before = _deliveries()
     outcomes = []
     for _ in range(3):
         report = deliver_due(store, config, backoff=BACKOFF)
@@ -197,6 +200,21 @@ def test_a_request_that_keeps_failing_is_marked_failed_and_can_be_retried(
         sink.stop()
     assert len(sink.messages) == 1
     assert store.list("failed") == []
+    # What the worker's /metrics (--metrics-port) counts: every attempt, by outcome.
+    after = _deliveries()
+    assert {k: after[k] - before[k] for k in after} == {
+        "delivered": 1,
+        "retry_later": 2,
+        "failed": 1,
+    }
+
+
+def _deliveries() -> dict[str, float]:
+    return {
+        outcome: REGISTRY.get_sample_value("nb_callback_deliveries_total", {"outcome": outcome})
+        or 0.0
+        for outcome in DELIVERY_OUTCOMES
+    }
 
 
 def test_a_refused_message_is_retried_and_the_rest_go_through(

@@ -6,7 +6,8 @@ Commands:
   handled REF                                        mark a request as called back
   retry REF                                          send a failed e-mail again
   export FILE.csv [--status ...]                     CSV for a spreadsheet ("-": standard output)
-  deliver [--once] [--interval SECONDS]              e-mail pending requests to the staff inbox
+  deliver [--once] [--interval SECONDS] [--metrics-port N]
+                                                     e-mail pending requests to the staff inbox
   purge --older-than DAYS                            delete requests handled DAYS days ago or more
 
 The database is --db URL if given, else $REQUESTS_DB_URL, else `delivery.requests_db` in the
@@ -28,6 +29,8 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import IO, Any
+
+import prometheus_client
 
 from bot.callbacks import outbox
 from bot.callbacks.store import (
@@ -269,6 +272,9 @@ def _deliver(args: argparse.Namespace, store: RequestStore) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if args.metrics_port:
+        # Outcomes counted in bot.metrics; loopback only: monitoring scrapes it on the host.
+        prometheus_client.start_http_server(args.metrics_port, addr="127.0.0.1")
     print(
         f"Delivering to {config.staff_inbox} every {args.interval:g} s; Ctrl-C stops.",
         flush=True,
@@ -354,6 +360,11 @@ def add_parser(commands: Any, daily: Callable[[], None] | None = None) -> None:
     deliver = sub.add_parser("deliver", help="e-mail pending requests to the staff inbox")
     deliver.add_argument("--once", action="store_true", help="deliver what is due, then exit")
     deliver.add_argument("--interval", type=float, default=30.0, help="seconds between rounds")
+    deliver.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics (deliveries by outcome) on 127.0.0.1:PORT/metrics",
+    )
     deliver.set_defaults(handler=_guarded(_deliver), daily=daily)
 
     purge = sub.add_parser("purge", help="delete requests handled long ago")

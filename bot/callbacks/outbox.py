@@ -38,6 +38,7 @@ from bot.callbacks.store import (
     StoredRequest,
 )
 from bot.center.config import ConfigError, DeliveryConfig
+from bot.metrics import DELIVERIES
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +210,7 @@ class _Run:
         if delivery.attempts >= self.config.max_attempts:
             self.store.delivery_failed(delivery, reason, retry_at=None, now=now)
             self.report.failed.append(reference)
+            DELIVERIES.labels("failed").inc()
             logger.error(
                 "giving up on %s after %d attempts: %s", reference, delivery.attempts, reason
             )
@@ -216,6 +218,7 @@ class _Run:
         retry_at = now + self.backoff.delay(delivery.attempts)
         self.store.delivery_failed(delivery, reason, retry_at=retry_at, now=now)
         self.report.retrying.append(reference)
+        DELIVERIES.labels("retry_later").inc()
         logger.warning(
             "attempt %d for %s failed, next at %s: %s",
             delivery.attempts,
@@ -255,6 +258,7 @@ class _Run:
                     return
                 self.store.delivery_succeeded(delivery, message["Message-ID"], now=self.clock())
                 self.report.delivered.append(reference)
+                DELIVERIES.labels("delivered").inc()
                 logger.info("delivered %s", reference)
         finally:
             try:

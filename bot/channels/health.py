@@ -1,10 +1,13 @@
-"""`/health` and `/ready` on every Rasa replica, for a load balancer or an orchestrator.
+"""`/health`, `/ready` and `/metrics` on every Rasa replica, for a balancer and for monitoring.
 
 - `GET /health` (live): the process answers; 200 `{"status": "ok"}`. A failing check restarts it.
 - `GET /ready`: the replica can answer families now: the model is loaded, the conversation
   store answers a query, and the lock store (Redis, when one is configured) answers a ping.
   200 when all pass, else 503; the body names each check and whether it passed, never a URL,
   a host or an error text. A balancer sends no family to a replica that is not ready.
+- `GET /metrics`: this process's Prometheus metrics (bot.metrics): messages, latency, unplaced
+  messages, safety escalations, stored callback requests. Counts only: no text, no sender.
+  Serve it to the monitoring network only (the nginx configuration does not pass it).
 
 Registered in credentials.yml like a channel (it needs no secret); it never takes a message.
 """
@@ -22,6 +25,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.erase import erasable_store
+from bot.metrics import exposition
 
 NO_STORE = "no-store"
 
@@ -90,6 +94,13 @@ class HealthInput(InputChannel):
                 {"status": "ready" if ok else "not ready", "checks": checks},
                 status=200 if ok else 503,
                 headers={"Cache-Control": NO_STORE},
+            )
+
+        @health.route("/metrics", methods=["GET"])
+        async def metrics(request: Request) -> HTTPResponse:
+            body, content_type = exposition()
+            return response.raw(
+                body, content_type=content_type, headers={"Cache-Control": NO_STORE}
             )
 
         return health

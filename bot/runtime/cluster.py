@@ -86,6 +86,7 @@ class ClusterSettings:
             tracker_db=self.state / f"replica-{index + 1}" / "unused.db",
             endpoints=paths.ENDPOINTS_PRODUCTION,
             rest=self.rest,
+            json_logs=True,
             extra_env={**BEHIND_ONE_PROXY, **self.extra_env},
         )
 

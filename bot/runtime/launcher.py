@@ -29,6 +29,7 @@ import yaml
 from bot import paths
 from bot.center.config import CenterConfig
 from bot.paths import ROOT
+from bot.runtime import json_logs
 
 REQUEST_MAX_BYTES = 256 * 1024
 # Rasa's HTTP API (trackers, /model/parse) is off unless asked for, and then only on loopback and
@@ -55,6 +56,8 @@ class RunSettings:
     credentials: Path = paths.CREDENTIALS
     # Rasa's REST channel too (tests/credentials.rest.yml): for tests, probes and benchmarks.
     rest: bool = False
+    # Logs as JSON lines (bot/runtime/logging.json.yml), as the production profile has them.
+    json_logs: bool = False
     enable_api: bool = False
     api_token: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -223,6 +226,9 @@ def commands(settings: RunSettings, credentials: Path) -> dict[str, list[str]]:
         "--port",
         str(settings.action_port),
     ]
+    if settings.json_logs:  # the same servers, started by bot.runtime.json_logs
+        rasa = [*json_logs.command("rasa"), *rasa[3:]]
+        actions = [*json_logs.command("actions"), *actions[3:]]
     return {"actions": actions, "rasa": rasa}
 
 

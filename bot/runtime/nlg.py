@@ -16,6 +16,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot.center.config import center_config
 from bot.nlu import language
+from bot.runtime.metrics import count_response
 
 
 class CenterResponses(TemplatedNaturalLanguageGenerator):
@@ -41,6 +42,7 @@ class CenterResponses(TemplatedNaturalLanguageGenerator):
         answer, so the page and the answers cannot disagree.
         """
         response = super().generate_from_slots(utter_action, filled_slots, output_channel, **kwargs)
+        count_response(utter_action)
         if response is not None:
             metadata = dict(response.get("metadata") or {})
             metadata[language.SLOT] = language.of_variation(response)

@@ -15,6 +15,10 @@ through here, so the fixes hold everywhere:
    added for the action server's developer.
 4. The conversation's language is kept in the `language` slot by the slot extraction that runs
    after every message (`bot.runtime.language_slot`), inside the Rasa server.
+5. Prometheus counters and the latency histogram are updated where Rasa handles each message
+   (`bot.runtime.metrics`); `/metrics` serves them (`bot.channels.health`).
+6. `--logging-config-file` (the JSON lines of the production profile) holds: Rasa 3.6 applies
+   the file, then installs its coloured console handler over it (`keep_logging_config`).
 """
 
 from __future__ import annotations
@@ -31,7 +35,10 @@ from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
 from rasa.shared.exceptions import RasaException
+from rasa.utils import io as rasa_io
+from rasa.utils.common import configure_logging_from_file
 
+from bot.runtime import metrics
 from bot.runtime.language_slot import ExtractSlotsAndLanguage
 from bot.runtime.launcher import API_TOKEN_ENV
 from bot.runtime.session_start import SessionStartWithDisclaimer
@@ -90,6 +97,7 @@ def apply_fixes() -> None:
     # default_actions() builds Rasa's default actions from this module-level name.
     rasa_actions.ActionSessionStart = SessionStartWithDisclaimer
     rasa_actions.ActionExtractSlots = ExtractSlotsAndLanguage
+    metrics.install()
 
 
 def main() -> None:
@@ -98,7 +106,26 @@ def main() -> None:
 
     apply_fixes()
     _token_from_environment(sys.argv)
+    keep_logging_config(sys.argv)
     rasa_main()
+
+
+def keep_logging_config(argv: list[str]) -> None:
+    """Keeps the handlers of `--logging-config-file FILE` instead of Rasa's coloured ones.
+
+    Rasa's command line applies the file, then `configure_colored_logging` installs coloredlogs
+    on the root logger, which replaces the file's console handler. With a file, that step
+    applies the file again instead; Python's warnings go through it too.
+    """
+    if "--logging-config-file" not in argv:
+        return
+    config_file = argv[argv.index("--logging-config-file") + 1]
+
+    def configure(_loglevel: Any) -> None:
+        configure_logging_from_file(config_file)
+        logging.captureWarnings(True)
+
+    rasa_io.configure_colored_logging = configure
 
 
 def _token_from_environment(argv: list[str]) -> None:
