@@ -26,7 +26,7 @@ export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export TRACKER_DB ?= $(CURDIR)/var/tracker.db
 
 .PHONY: help setup train run run-cluster test test-fast test-stories eval probe chat content-report lint validate cross-validate \
-	bench profile lock clean
+	bench bench-cluster profile lock clean
 
 help: ## Show this list.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -121,8 +121,14 @@ eval: setup $(MODEL) ## Score the model on the blind set (tests/eval/); JSON in 
 
 # Configs to measure (the baseline, Rasa's default pipeline, is always added): see bench/README.md.
 BENCH_CONFIGS ?= config.yml
-bench: setup ## Measure config.yml against Rasa's default pipeline; writes bench/results/<date>.json.
+bench: setup ## Measure config.yml against Rasa's default pipeline, then the cluster; bench/results/.
 	$(PY) -m bench.run $(BENCH_CONFIGS) $(BENCH_ARGS)
+	@scripts/ensure-nginx
+	$(PY) -m bench.cluster
+
+bench-cluster: setup $(MODEL) ## Sustained rate: one process (SQLite, PostgreSQL) and two replicas behind nginx.
+	@scripts/ensure-nginx
+	$(PY) -m bench.cluster $(CLUSTER_BENCH_ARGS)
 
 probe: setup ## Attack a running assistant (started with --rest) over HTTP, one line per row of issue 12 (PROBE_ARGS="--url URL").
 	$(PY) -m bench.probe $(PROBE_ARGS)
