@@ -364,7 +364,7 @@ def test_the_running_assistant_s_unplaced_messages_are_reviewed_masked(
 def test_the_assistants_store_makes_the_index_the_review_reads_by(conversations):
     import sqlalchemy as sa
 
-    from bot.runtime.tracker_store import REVIEW_INDEX
+    from bot.runtime.tracker_store import REVIEW_INDEX, SESSION_INDEX
 
     indexes = sa.inspect(conversations.store.engine).get_indexes("events")
-    assert REVIEW_INDEX in {index["name"] for index in indexes}
+    assert {REVIEW_INDEX, SESSION_INDEX} <= {index["name"] for index in indexes}

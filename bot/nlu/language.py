@@ -152,8 +152,15 @@ def _detector() -> Any:
     return LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.SPANISH).build()
 
 
+@lru_cache(maxsize=256)
 def _detected(text: str) -> tuple[str, float]:
-    """Lingua's likelier language of the two, with its confidence."""
+    """Lingua's likelier language of the two, with its confidence.
+
+    Cached: each message is read twice (by its channel, for the disclaimer of a session it
+    opens, and by the NLU pipeline), and lingua's reading was 9% of the server's time. The two
+    readings are a few messages apart, so the cache is small: what families typed is not kept
+    in memory longer than the job needs.
+    """
     values = _detector().compute_language_confidence_values(text)
     best = values[0]
     code = SPANISH if best.language.name == "SPANISH" else ENGLISH
