@@ -196,3 +196,39 @@ def test_safety_net_leaves_ordinary_questions_alone():
     message = _message("what is mibg", "ask_mibg", 0.8)
     SafetyNet().process([message])
     assert message.get(INTENT) == {"name": "ask_mibg", "confidence": 0.8}
+
+
+def test_safety_net_sets_aside_a_fever_with_no_sign_of_one_for_the_next_intent():
+    message = Message(data={TEXT: "she is 39 months old, when is the scan"})
+    ranking = [
+        {"name": "fever", "confidence": 0.5},
+        {"name": "emergency", "confidence": 0.2},
+        {"name": "ask_followup_scans", "confidence": 0.45},
+    ]
+    message.set(INTENT, ranking[0])
+    message.set(INTENT_RANKING_KEY, ranking)
+    SafetyNet(threshold=0.4).process([message])
+    assert message.get(INTENT)["name"] == "ask_followup_scans"
+    assert [entry["name"] for entry in message.get(INTENT_RANKING_KEY)] == [
+        "ask_followup_scans",
+        "fever",
+        "emergency",
+    ]
+
+
+def test_safety_net_falls_back_when_the_next_intent_is_not_confident():
+    message = _message("tiene 39 meses", "fever", 0.7)
+    SafetyNet(threshold=0.4).process([message])
+    assert message.get(INTENT)["name"] == "nlu_fallback"
+
+
+def test_safety_net_keeps_a_fever_with_a_sign_of_one():
+    message = _message("he feels hot and shaky", "fever", 0.7)
+    SafetyNet().process([message])
+    assert message.get(INTENT) == {"name": "fever", "confidence": 0.7}
+
+
+def test_safety_net_never_sets_aside_an_emergency_the_classifier_read():
+    message = _message("tiene 39 meses", "emergency", 0.7)
+    SafetyNet().process([message])
+    assert message.get(INTENT) == {"name": "emergency", "confidence": 0.7}

@@ -61,6 +61,19 @@ from bot.nlu import safety
         # A fever now, beside words that only look like history.
         ("tiene fiebre pero ya no tiene energía", "fever"),
         ("tiene fiebre y en mayo empieza el ensayo", "fever"),
+        # Read off a thermometer, a bare decimal said to be now, bleeding in gushes.
+        ("el termometro marca 39", "fever"),
+        ("tiene calosfrios desde la tarde", "fever"),
+        ("no tiene fiebre pero ahora le subio a 38.5", "fever"),
+        ("salio 38.7 en el termometro", "fever"),
+        ("102.3 ahorita y esta en quimio", "fever"),
+        ("le sale sangre de la boca a chorros", "emergency"),
+        # The means and the plan, not only the words "suicide" or "die".
+        ("pense en tomarme todas mis pastillas de una vez", "crisis"),
+        ("quisiera estrellarme con el carro", "crisis"),
+        ("estoy en la azotea del hospital y quiero saltar", "crisis"),
+        ("ojala me muriera para no ver esto", "crisis"),
+        ("tengo una pistola aqui en la mano", "crisis"),
     ],
 )
 def test_spanish_danger_escalates(text, expected):
@@ -96,7 +109,48 @@ def test_spanish_danger_escalates(text, expected):
         "ya se tomó sus pastillas de la noche",
         "me corto el pelo antes del MIBG",
         "se me corta la llamada",
+        # Denied, over, "the other time", ages and durations.
+        "comio bien y sin fiebre ni nada, pregunta sobre la cita",
+        "tiene tos y ni tiene fiebre, ¿es normal?",
+        "la calentura de la otra vez fue un virus",
+        "tuvo calentura con la transfusion pero se le paso rapido",
+        "tiene 39 meses",
+        "la herida se ve roja pero no tiene fiebre, ¿es normal?",
+        "llevamos 40 dias en el hospital",
+        "ojala me muera de risa con la pelicula",
     ],
 )
 def test_calm_spanish_does_not_escalate(text):
     assert safety.detect(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tiene 39 meses",
+        "hace 3 dias fuimos a urgencias por fiebre, ya esta bien",
+        "tiene calor por la cobija, le tome la temp y esta normal 36.9",
+        "temp was 98.6 this morning, when is the scan",
+    ],
+)
+def test_a_fever_with_no_sign_of_one_now_is_unfounded(text):
+    assert safety.fever_unfounded(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "esta ardiendo",
+        "le subio la temperatura",
+        "tiene 38.4",
+        "esta temblando y decaido",
+        "she feels really warm",
+        "tiene fiebre otra vez",
+        "he is neutropenic and not himself",
+        "hes got a hi temprature",
+        "tiene calor por la cobija, esta normal",
+        "she is not eating and seems off",
+    ],
+)
+def test_a_fever_with_any_sign_of_one_stands(text):
+    assert not safety.fever_unfounded(text)

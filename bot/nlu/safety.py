@@ -133,6 +133,7 @@ EMERGENCY_PATTERN = _words(
     r"se est[aá] ahogando",
     r"(?:sangrando|sangra) (?:mucho|sin parar)",
     r"no (?:para|deja) de sangrar",
+    r"(?:sangre|sangrando|sangra)(?: \w+){0,8} a chorros|a chorros(?: \w+){0,3} sangre",
     r"llam(?:ar|e|o|en) al 911",
 )
 
@@ -178,6 +179,18 @@ CRISIS_PATTERN = _words(
     r"(?:quiere|quiso|intento|trato|amenaza con|habla de) "
     r"(?:matarse|suicidarse|hacerse dano|lastimarse|cortarse|quitarse la vida)",
     r"se (?:esta |sigue )?(?:haciendo|hace) (?:cortes|dano)",
+    # Means, and the plan to use them: every pill of a bottle, a crash, a jump, a weapon.
+    r"tomarme (?:todo el frasco|todas (?:las|mis) (?:pastillas|pildoras|medicinas))",
+    r"tomarmelas todas",
+    r"estrellarme",
+    r"(?:golpeando|pegando|dandome) (?:la cabeza )?(?:contra|en) la pared",
+    r"(?:ultimo piso|azotea|techo|puente|balcon)(?: \w+){0,8} "
+    r"(?:brincar|saltar|tirarme|aventarme|lanzarme)",
+    r"tengo (?:la|una) (?:pistola|arma)(?: \w+){0,3} en la mano",
+    r"ojala (?:me )?(?:muriera|muera|me muera)(?! de)",
+    r"quisiera morirme",
+    r"por si (?:ya )?no estoy (?:ma[nñ]ana|mas)",
+    r"me (?:corte|lastime) (?:otra vez|de nuevo)",
 )
 
 # Words of illness or treatment that make a temperature-shaped decimal (38.6, 101.3) a fever.
@@ -205,7 +218,10 @@ _ILLNESS = _words(
 _DEGREES = r"(?:°|º|deg(?:rees?)?\b|grados)"
 # A fever's temperature: 100 to 106 °F or 38 to 42 °C ("temp 98.4, all good" is a normal one),
 # not followed by a dose or a measure.
-_UNITS = r"\s*(?:mg|mcg|ml|kg|g|lbs?|pounds|cm|mm|km|miles?|%)\b"
+_UNITS = (
+    r"\s*(?:mg|mcg|ml|kg|g|lbs?|pounds|cm|mm|km|miles?|%"
+    r"|months?|weeks?|days?|hours?|years?|meses|semanas|dias|horas|anos|años|kilos|libras)\b"
+)
 _FEVER_F = r"10[0-6]"
 _FEVER_C = r"3[89]|4[0-2]"
 _FEVER_LEVEL = rf"(?:{_FEVER_F}|{_FEVER_C})"
@@ -218,7 +234,7 @@ FEVER_PATTERN = _words(
     r"chills",
     r"rigors",
     r"shivering",
-    r"high temp(?:erature)?",
+    r"(?:high|hi|hight|higher) (?:temp\w*|(?:temperature){e<=2})",
     # "temp is 102", "temperature has been 38.6": a number in a temperature's range after it.
     rf"(?:temp|(?:temperature){{e<=2}}):?(?: \w+){{0,3}} {_TEMPERATURE}",
     r"(?:running|spiking|spiked|reads?) (?:a )?(?:temp(?:erature)? of )?(?:10[0-6]|3[89]|4[01])",
@@ -231,8 +247,10 @@ FEVER_PATTERN = _words(
     r"febril",
     r"calentura",
     rf"temperatura (?:alta|de {_FEVER_LEVEL})",
+    rf"(?:termometro|marca|marco)(?: \w+){{0,2}} {_TEMPERATURE}",
+    rf"{_TEMPERATURE}(?: \w+){{0,2}} (?:en )?el termometro",
     r"(?:tiene|tengo|con|tenia) (?:mucha )?temperatura",
-    r"escalofr[ií]os",
+    r"escalofr[ií]os?|calosfr[ií]os?|escalofrios{e<=1}",
     r"tiritando|temblando de frio",
 )
 # A temperature-shaped decimal, a fever only beside words of illness or treatment (_ILLNESS).
@@ -250,11 +268,13 @@ PATTERNS: dict[str, regex.Pattern[str]] = {
 
 
 # "no fever, just a question": a bare denial, removed before the fever patterns run. Only when
-# nothing says the fever is back ("but", "again", "now", ...), and never "no fever reducer", so
+# nothing after it says the fever is back ("but", "again", "now", ...; a "pero" before it, as in
+# "se ve rojito pero no tiene fiebre", takes nothing back), and never "no fever reducer", so
 # that a fever that came down and returned still escalates; a temperature always counts.
 _NO_FEVER = _words(
     r"(?:no|without(?: a| any)?) fevers?(?=\s*(?:[,.;!]|$|and\b|or\b|just\b))",
-    r"(?:sin|no (?:tiene|tuvo|ha tenido|hay)) fiebre(?=\s*(?:[,.;!]|$|y\b|o\b|solo\b))",
+    r"(?:sin|no (?:tiene|tuvo|ha tenido|hay)) fiebre(?=\s*(?:[,.;!]|$|y\b|o\b|ni\b|solo\b))",
+    r"ni (?:tiene|tuvo|ha tenido) fiebre(?=\s*(?:[,.;!?]|$|y\b|o\b))",
     r"ya no (?:tiene|tuvo|hay) (?:fiebre|calentura)",
 )
 _FEVER_AGAIN = _words(
@@ -266,7 +286,7 @@ _FEVER_AGAIN = _words(
     r"came",
     r"returned",
     r"pero",
-    r"otra vez",
+    r"(?<!la )otra vez",
     r"de nuevo",
     r"volvio",
     r"regreso",
@@ -312,7 +332,9 @@ _HISTORY = _words(
     r"cuando era (?:beb[eé]|chiquit[oa]|pequeñ[oa]|peque[nñ]o)",
     r"(?:nada|ninguna?) desde entonces",
     r"(?:la semana|el mes|el ano|el año|el verano|el invierno) pasad[oa]",
-    r"(?:ya )?se le (?:quito|paso|bajo|fue)",
+    r"(?:ya )?se le (?:quit|pas|baj|fue)\w*",
+    r"ya le (?:bajo|quito|paso)",
+    r"(?:de|en) la otra vez",
     r"ya (?:esta|se siente) (?:bien|mejor|normal)",
     r"ya paso",
     r"al (?:principio|diagnostico)",
@@ -345,7 +367,7 @@ _NOW = _words(
     r"(?:is|feels?|he'?s|she'?s|hes|shes) (?:hot|warm|jerking|twitching|shaking)",
     # Spanish.
     r"ahora (?:tiene|est[aá]|no)(?! \d)",
-    r"otra vez",
+    r"(?<!la )otra vez",
     r"de nuevo",
     r"hoy",
     r"todav[ií]a",
@@ -381,19 +403,54 @@ def _told_as_history(text: str) -> bool:
     return bool(_HISTORY.search(text)) and not _NOW.search(text)
 
 
+def _without_denials(text: str) -> str:
+    """The text without "no fever" denials that nothing after them takes back ("but now")."""
+    kept = [
+        denial for denial in _NO_FEVER.finditer(text) if not _FEVER_AGAIN.search(text, denial.end())
+    ]
+    for denial in reversed(kept):
+        text = text[: denial.start()] + " " + text[denial.end() :]
+    return text
+
+
 def _fever(text: str) -> bool:
-    if not _FEVER_AGAIN.search(text):
-        text = _NO_FEVER.sub(" ", text)
+    text = _without_denials(text)
     if FEVER_PATTERN.search(text):
         return True
-    return bool(_DECIMAL_TEMPERATURE.search(text) and _ILLNESS.search(text))
+    # "101.8 ahorita": a temperature-shaped decimal said to be now is read off a thermometer.
+    return bool(_DECIMAL_TEMPERATURE.search(text) and (_ILLNESS.search(text) or _NOW.search(text)))
+
+
+# Any sign of a fever, broader than the fever patterns: a word of heat or temperature going up,
+# or a number in a fever's range. Used only to question the classifier's fever (below).
+_FEVER_SIGNS = _words(
+    r"hot|warm|burning|flushed|caliente|ardiendo|arde|hirviendo|quemando",
+    # Signs that often come with a fever, or that a nurse would want to hear about anyway.
+    r"subiendo|rising|going up|climbing",
+    r"shak(?:ing|y)|shiver\w*|trembl\w*|tembl\w*|sweat\w*|sudando|sudor\w*|chills?",
+    r"lethargic|letargic[oa]|decaid[oa]|not (?:him|her)self|no es el mismo|no es la misma",
+    r"neutropeni\w*|low counts|defensas bajas|conteos? bajos?",
+    rf"{_TEMPERATURE}",
+)
+# A word of temperature or a thermometer is a sign too, unless the reading given is normal
+# ("temp 36.9"): a misspelt high one ("hi temprature") must keep the classifier's fever.
+_TEMPERATURE_WORD = _words(r"temp\w*|(?:temperature){e<=2}|temperatura|termometro|thermometer")
+_FEVER_WORD = _words(r"fevers?|feverish|febrile|febril|calentura", _FIEBRE)
+# What explains a classifier's fever that is none: a normal temperature, or a number in a
+# fever's range that counts months, days or kilos ("tiene 39 meses": see _UNITS).
+_NORMAL_TEMPERATURE = regex.compile(r"(?<![\d.,])(?:3[56][.,]\d|37[.,][0-4]|9[6-9][.,]\d)(?!\d)")
+_NOT_A_TEMPERATURE = regex.compile(rf"\b{_FEVER_LEVEL}{_UNITS}", _FLAGS)
+
+
+def _normalised(text: str) -> str:
+    """Folded, with a seizure or a fever told as history taken out (as `detect` reads it)."""
+    text = fold(text or "")
+    return _HISTORY_PRONE.sub(" ", text) if _told_as_history(text) else text
 
 
 def detect(text: str) -> str | None:
     """The most severe safety intent whose pattern the text matches, or None."""
-    text = fold(text or "")
-    if _told_as_history(text):
-        text = _HISTORY_PRONE.sub(" ", text)
+    text = _normalised(text)
     if EMERGENCY_PATTERN.search(text):
         return EMERGENCY
     if CRISIS_PATTERN.search(text):
@@ -401,6 +458,29 @@ def detect(text: str) -> str | None:
     if _fever(text):
         return FEVER
     return None
+
+
+def fever_unfounded(text: str) -> bool:
+    """Whether the text explains away the fever a classifier read in it, and shows no other.
+
+    The classifier learnt fevers from examples full of numbers and fever words, so it also
+    reads "tiene 39 meses", a normal 36.9 or "a fever two days ago, she is better now" as a
+    fever. Its fever is set aside only when the message says why it looks like one (a fever
+    word denied or told as history, a normal reading, a count of months) and no sign of a
+    fever is left once those are set aside: no fever word, no heat, shaking or low counts, no
+    number in a fever's range, no temperature without a normal reading. Otherwise it stands:
+    a message with no explanation is not second-guessed.
+    """
+    folded = fold(text or "")
+    rest = _without_denials(_normalised(text))
+    normal = bool(_NORMAL_TEMPERATURE.search(folded))
+    explained = (
+        normal
+        or bool(_NOT_A_TEMPERATURE.search(folded))
+        or bool(_FEVER_WORD.search(folded) and not _FEVER_WORD.search(rest))
+    )
+    signs = _fever(rest) or _FEVER_SIGNS.search(rest)
+    return explained and not signs and (normal or not _TEMPERATURE_WORD.search(rest))
 
 
 def overrides(pattern_intent: str | None, classified_intent: str | None) -> bool:

@@ -3,6 +3,12 @@
 It runs last in the NLU pipeline (after the FallbackClassifier), so a low-confidence message that
 matches an emergency pattern is still answered as an emergency, whatever the conversation was
 doing, including inside a form.
+
+It corrects the classifier in one direction only otherwise: a fever the classifier read in a
+message with no sign of a fever now ("tiene 39 meses", a normal 36.9, a fever that is over) is
+a false alarm that would break the callback form, so the message gets the classifier's next
+intent instead (or the fallback, when that one is not confident). An emergency or a crisis the
+classifier read is never lowered.
 """
 
 from __future__ import annotations
@@ -13,15 +19,29 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.nlu.classifiers.fallback_classifier import THRESHOLD_KEY
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu import overrides, safety
+
+# Marks the intent given in place of the classifier's unfounded fever.
+UNFOUNDED_FEVER_SOURCE = "safety_net:fever_set_aside"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class SafetyNet(GraphComponent):
     """Raises a message's intent to a safety intent when a safety pattern matches."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """The confidence below which a replacing intent is the fallback (FallbackClassifier's)."""
+        return {THRESHOLD_KEY: 0.4}
+
+    def __init__(self, threshold: float = 0.4) -> None:
+        """`threshold`: config.yml's FallbackClassifier threshold, for the same meaning."""
+        self._threshold = threshold
 
     @classmethod
     def create(
@@ -31,14 +51,30 @@ class SafetyNet(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> SafetyNet:
-        """Builds the component; it has no configuration and nothing to train."""
-        return cls()
+        """Builds the component; nothing to train."""
+        return cls(float(config.get(THRESHOLD_KEY, 0.4)))
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Overrides the intent of each message that matches an equally or more severe pattern."""
         for message in messages:
-            found = safety.detect(message.get(TEXT) or "")
+            text = message.get(TEXT) or ""
+            found = safety.detect(text)
             classified = (message.get(INTENT) or {}).get("name")
             if found is not None and safety.overrides(found, classified):
                 overrides.put_first(message, found, safety.PATTERN_SOURCE)
+            elif found is None and classified == safety.FEVER and safety.fever_unfounded(text):
+                self._set_aside_fever(message)
         return messages
+
+    def _set_aside_fever(self, message: Message) -> None:
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        others = [entry for entry in ranking if entry.get("name") not in safety.SEVERITY]
+        best = others[0] if others else None
+        if best is None or float(best.get("confidence") or 0.0) < self._threshold:
+            name, confidence = DEFAULT_NLU_FALLBACK_INTENT_NAME, self._threshold
+        else:
+            name, confidence = str(best["name"]), float(best["confidence"])
+        top = {"name": name, "confidence": confidence, "source": UNFOUNDED_FEVER_SOURCE}
+        rest = [entry for entry in ranking if entry.get("name") != name]
+        message.set(INTENT, top, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [top, *rest], add_to_output=True)
