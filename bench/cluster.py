@@ -36,7 +36,7 @@ from sqlalchemy.engine import URL, make_url
 from bench.load import run_open_loop
 from bench.run import P95_LIMIT_MS, RESULTS, sample_messages
 from bot import paths
-from bot.runtime.cluster import Cluster, ClusterSettings, ensure_database
+from bot.runtime.cluster import Cluster, ClusterSettings, ensure_database, shared_state_env
 from bot.runtime.launcher import RunSettings, Servers, free_port
 
 RATES = [10, 20, 30, 40, 50, 60, 70, 80, 100, 120]
@@ -52,23 +52,6 @@ def web_payloads(count: int, conversations: int) -> list[dict[str, Any]]:
         {"session": f"bench{stamp}{index % conversations:08d}", "message": item["message"]}
         for index, item in enumerate(sample_messages(count))
     ]
-
-
-def production_env(database: URL, prefix: str) -> dict[str, str]:
-    """The production profile's variables for one scratch database and Redis key prefix."""
-    shared = database.render_as_string(hide_password=False)
-    return {
-        "TRACKER_PG_HOST": str(database.host),
-        "TRACKER_PG_PORT": str(database.port or 5432),
-        "TRACKER_PG_DB": str(database.database),
-        "TRACKER_PG_USER": str(database.username or ""),
-        "TRACKER_PG_PASSWORD": str(database.password or ""),
-        "REDIS_HOST": "127.0.0.1",
-        "REDIS_PORT": "6379",
-        "REDIS_KEY_PREFIX": prefix,
-        "REQUESTS_DB_URL": shared,
-        "RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/2",
-    }
 
 
 @contextmanager
@@ -130,7 +113,7 @@ def one_process(model: Path, work: Path, seconds: float, production: URL | None)
     settings.extra_env["REQUESTS_DB_URL"] = f"sqlite:///{work / 'requests.db'}"
     if production is not None:
         settings.endpoints = paths.ENDPOINTS_PRODUCTION
-        settings.extra_env.update(production_env(production, f"bench{uuid.uuid4().hex}"))
+        settings.extra_env.update(shared_state_env(production, f"bench{uuid.uuid4().hex}"))
     with Servers(settings) as servers:
         servers.start(timeout=600, log_dir=work)
         return sustained(settings.url + WEB_PATH, seconds, web_payloads(400, 400))
@@ -145,7 +128,7 @@ def two_replicas(model: Path, work: Path, seconds: float, database: URL) -> dict
         state=work / "cluster",
         model=model,
     )
-    settings.extra_env.update(production_env(database, f"bench{uuid.uuid4().hex}"))
+    settings.extra_env.update(shared_state_env(database, f"bench{uuid.uuid4().hex}"))
     with Cluster(settings) as cluster:
         cluster.start(timeout=600)
         figures = sustained(settings.url + WEB_PATH, seconds, web_payloads(400, 400))

@@ -33,7 +33,7 @@ from twilio.request_validator import RequestValidator
 
 from bot import paths
 from bot.channels.sms.channel import sender_id
-from bot.runtime.cluster import Cluster, ClusterSettings, ensure_database
+from bot.runtime.cluster import Cluster, ClusterSettings, ensure_database, shared_state_env
 from bot.runtime.launcher import free_port
 from tests.conftest import SMS_SENDER_KEY, TWILIO_AUTH_TOKEN, require
 from tests.request_stores import PG_URL
@@ -101,19 +101,10 @@ def running(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         model=trained_model,
         rest=True,
     )
+    settings.extra_env.update(shared_state_env(database, f"test{uuid.uuid4().hex}"))
     settings.extra_env.update(
         {
-            "TRACKER_PG_HOST": str(database.host),
-            "TRACKER_PG_PORT": str(database.port or 5432),
-            "TRACKER_PG_DB": str(database.database),
-            "TRACKER_PG_USER": str(database.username or ""),
-            "TRACKER_PG_PASSWORD": str(database.password or ""),
-            "REDIS_HOST": "127.0.0.1",
-            "REDIS_PORT": "6379",
-            "REDIS_KEY_PREFIX": f"test{uuid.uuid4().hex}",
-            "REQUESTS_DB_URL": shared,
             "SMS_DB": shared,
-            "RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/2",
             "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
             "SMS_PUBLIC_URL": f"{settings.url}/webhooks/sms/webhook",
             "SMS_SENDER_KEY": SMS_SENDER_KEY,
@@ -244,6 +235,18 @@ def start_form(send: Any) -> list[str]:
     return send("yes")
 
 
+def fill_in_form(send: Any) -> None:
+    """Starts the form and answers each question until the request is saved."""
+    texts = start_form(send)
+    for _ in range(len(ANSWERS)):
+        answer = next_answer(texts)
+        assert answer, texts
+        texts = send(answer)
+        if SAVED in " ".join(texts):
+            break
+    assert SAVED in " ".join(texts)
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
@@ -285,14 +288,7 @@ def test_a_web_form_moves_between_replicas_and_is_stored_once(running):
         session, replica = body["session"], 1 - replica  # the next message goes to the other
         return [message["text"] for message in body["messages"]]
 
-    texts = start_form(send)
-    for _ in range(len(ANSWERS)):
-        answer = next_answer(texts)
-        assert answer, texts
-        texts = send(answer)
-        if SAVED in " ".join(texts):
-            break
-    assert SAVED in " ".join(texts)
+    fill_in_form(send)
     assert requests_of(running, f"web-{session}") == 1
 
 
@@ -306,14 +302,7 @@ def test_an_sms_form_moves_between_replicas_and_is_stored_once(running):
         replica = 1 - replica
         return answer.texts
 
-    texts = start_form(send)
-    for _ in range(len(ANSWERS)):
-        answer = next_answer(texts)
-        assert answer, texts
-        texts = send(answer)
-        if SAVED in " ".join(texts):
-            break
-    assert SAVED in " ".join(texts)
+    fill_in_form(send)
     assert requests_of(running, phone.sender) == 1
 
 

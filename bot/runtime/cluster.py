@@ -108,6 +108,28 @@ def nginx_config(settings: ClusterSettings, prefix: Path) -> str:
     return template.render(prefix=prefix, host=settings.host, port=settings.port, ports=ports)
 
 
+def shared_state_env(database: URL, prefix: str) -> dict[str, str]:
+    """The production profile's variables for state shared by replicas on this machine.
+
+    One PostgreSQL database (tracker, callback requests) and the local Redis, its keys under
+    `prefix`, rate limits in Redis database 2: what `make bench-cluster` and the cluster tests
+    give each scratch cluster.
+    """
+    shared = database.render_as_string(hide_password=False)
+    return {
+        "TRACKER_PG_HOST": str(database.host),
+        "TRACKER_PG_PORT": str(database.port or 5432),
+        "TRACKER_PG_DB": str(database.database),
+        "TRACKER_PG_USER": str(database.username or ""),
+        "TRACKER_PG_PASSWORD": str(database.password or ""),
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": "6379",
+        "REDIS_KEY_PREFIX": prefix,
+        "REQUESTS_DB_URL": shared,
+        "RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/2",
+    }
+
+
 def ensure_database(url: str | URL) -> bool:
     """Creates the PostgreSQL database `url` names when it does not exist; True if created.
 
