@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot import paths
 from bot.nlu import safety
 from bot.nlu.safety_net import SafetyNet
 
@@ -232,3 +234,9 @@ def test_safety_net_never_sets_aside_an_emergency_the_classifier_read():
     message = _message("tiene 39 meses", "emergency", 0.7)
     SafetyNet().process([message])
     assert message.get(INTENT) == {"name": "emergency", "confidence": 0.7}
+
+
+def test_safety_net_falls_back_at_the_fallback_classifiers_threshold():
+    pipeline = yaml.safe_load((paths.ROOT / "config.yml").read_text())["pipeline"]
+    threshold = {step["name"]: step.get("threshold") for step in pipeline}
+    assert threshold["bot.nlu.safety_net.SafetyNet"] == threshold["FallbackClassifier"]

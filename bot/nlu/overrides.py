@@ -11,11 +11,11 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
 
-def put_first(message: Message, intent: str, source: str) -> None:
-    """Sets `intent` at confidence 1.0 and moves it to the top of the ranking."""
+def put_first(message: Message, intent: str, source: str, confidence: float = 1.0) -> None:
+    """Sets `intent` (at full confidence unless told) and moves it to the top of the ranking."""
     ranking = [
         entry for entry in message.get(INTENT_RANKING_KEY) or [] if entry.get("name") != intent
     ]
-    top = {"name": intent, "confidence": 1.0, "source": source}
+    top = {"name": intent, "confidence": confidence, "source": source}
     message.set(INTENT, top, add_to_output=True)
     message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)

@@ -4,6 +4,8 @@ The NLU classifier recognises emergencies, fevers and crises from examples, but 
 miss a phrasing it has not seen. Missing "he stopped breathing" is far worse than a false alarm,
 so these patterns are checked on every message, on every channel, in every conversation state
 (see `bot.nlu.safety_net`), and they can only raise the severity of what the classifier said.
+The one exception is `fever_unfounded`: the classifier's fever in a message that explains it away
+("tiene 39 meses", a normal 36.8, a fever that is over) and shows no sign of one is set aside.
 
 A false alarm is a defect too: it breaks the callback form and teaches parents to ignore the
 answer. So the patterns are precise where words have calm meanings:

@@ -28,18 +28,23 @@ from bot.nlu import overrides, safety
 
 # Marks the intent given in place of the classifier's unfounded fever.
 UNFOUNDED_FEVER_SOURCE = "safety_net:fever_set_aside"
+# config.yml sets the FallbackClassifier's threshold here too (tests/test_safety.py checks).
+DEFAULT_THRESHOLD = 0.4
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class SafetyNet(GraphComponent):
-    """Raises a message's intent to a safety intent when a safety pattern matches."""
+    """Raises a message's intent to a safety intent when a safety pattern matches.
+
+    Lowers only the classifier's fever, and only when `safety.fever_unfounded` says so.
+    """
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         """The confidence below which a replacing intent is the fallback (FallbackClassifier's)."""
-        return {THRESHOLD_KEY: 0.4}
+        return {THRESHOLD_KEY: DEFAULT_THRESHOLD}
 
-    def __init__(self, threshold: float = 0.4) -> None:
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
         """`threshold`: config.yml's FallbackClassifier threshold, for the same meaning."""
         self._threshold = threshold
 
@@ -52,7 +57,7 @@ class SafetyNet(GraphComponent):
         execution_context: ExecutionContext,
     ) -> SafetyNet:
         """Builds the component; nothing to train."""
-        return cls(float(config.get(THRESHOLD_KEY, 0.4)))
+        return cls(float(config[THRESHOLD_KEY]))
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Overrides the intent of each message that matches an equally or more severe pattern."""
@@ -74,7 +79,4 @@ class SafetyNet(GraphComponent):
             name, confidence = DEFAULT_NLU_FALLBACK_INTENT_NAME, self._threshold
         else:
             name, confidence = str(best["name"]), float(best["confidence"])
-        top = {"name": name, "confidence": confidence, "source": UNFOUNDED_FEVER_SOURCE}
-        rest = [entry for entry in ranking if entry.get("name") != name]
-        message.set(INTENT, top, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [top, *rest], add_to_output=True)
+        overrides.put_first(message, name, UNFOUNDED_FEVER_SOURCE, confidence)
