@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.database import create_tables
+
 LABEL_LIMIT = 80
 
 _metadata = sa.MetaData()
@@ -29,7 +31,7 @@ review_marks = sa.Table(
 
 def ensure_table(db: Connection) -> None:
     """Creates the marks table when it does not exist yet."""
-    _metadata.create_all(db, checkfirst=True)
+    create_tables(_metadata, db)
 
 
 def marked(db: Connection, event_ids: Iterable[int]) -> set[int]:

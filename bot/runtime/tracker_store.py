@@ -46,6 +46,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.callbacks.form import CANCEL_ACTION, FORM, PERSONAL_SLOTS, SUBMIT_ACTION
+from bot.database import hold_schema_lock
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +224,7 @@ def ensure_review_index(db: Connection) -> None:
     beside every tracker store it opens.
     """
     events = rasa_tracker_store.SQLTrackerStore.SQLEvent.__table__.name
+    hold_schema_lock(db)
     db.execute(
         sqlalchemy.text(
             f"CREATE INDEX IF NOT EXISTS {REVIEW_INDEX} ON {events} (type_name, timestamp)"
@@ -240,6 +242,7 @@ def ensure_session_index(db: Connection) -> None:
     one seek. Plain DDL for the reason `ensure_review_index` gives.
     """
     events = rasa_tracker_store.SQLTrackerStore.SQLEvent.__table__.name
+    hold_schema_lock(db)
     db.execute(
         sqlalchemy.text(
             f"CREATE INDEX IF NOT EXISTS {SESSION_INDEX} ON {events} "

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.callbacks.store import RequestStore
+from bot.database import create_tables
 
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
@@ -102,7 +103,7 @@ class AccountStore:
     def _tables(self) -> None:
         if not self._ready:
             self.requests.prepare()  # the file (SQLite, private) and the request tables
-            _metadata.create_all(self.engine, checkfirst=True)
+            create_tables(_metadata, self.engine)
             self._ready = True
 
     def add(self, username: str, password: str) -> None:

@@ -48,6 +48,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.channels.buttons import Button
+from bot.database import create_tables
 
 REPLY_RETENTION = timedelta(hours=1)
 # A claim not renewed for this long belongs to a process that stopped; the answering process
@@ -101,6 +102,10 @@ def database_url(database: str) -> str:
     return f"sqlite:///{path}"
 
 
+def _drop_old_replies(db: Connection) -> None:
+    Table(_OLD_REPLIES, MetaData()).drop(db, checkfirst=True)
+
+
 @dataclass(frozen=True)
 class Turn:
     """What the store knows when a message arrives.
@@ -131,8 +136,7 @@ class SmsStore:
         url = database_url(database)
         options = {"connect_args": {"timeout": 15}} if url.startswith("sqlite") else {}
         engine = create_engine(url, future=True, **options)
-        Table(_OLD_REPLIES, MetaData()).drop(engine, checkfirst=True)
-        _metadata.create_all(engine)
+        create_tables(_metadata, engine, before=_drop_old_replies)
         return cls(engine)
 
     def close(self) -> None:

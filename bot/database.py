@@ -1,0 +1,63 @@
+"""Creating the assistant's tables when several processes start at the same moment.
+
+Every store creates the tables it needs on first use (the request store, the SMS store, the
+staff accounts, the review marks, the tracker store's indexes). Replicas started together on an
+empty PostgreSQL database (`make run-cluster`, an orchestrator's first rollout) then run the same
+`CREATE TABLE` at once, and PostgreSQL's check-then-create is not atomic: the loser fails on
+its catalog's unique index (`pg_type_typname_nsp_index`) and that replica did not start. Here
+every schema change on PostgreSQL first takes one advisory lock, held until its transaction
+ends, so the changes of all processes run one after the other, and each finds what the one
+before it made. SQLite has the same race between the Rasa server and its action server on the
+first `make run` (the driver commits each `CREATE TABLE` on its own); there the transaction
+takes the database's write lock first (`BEGIN IMMEDIATE`), which serialises them the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import Connection, Engine
+
+# Any fixed 64-bit number, the same in every process of the assistant: the advisory lock that
+# its schema changes take on PostgreSQL. ("nb-schema" in ASCII.)
+SCHEMA_LOCK = 0x6E622D736368656D
+
+
+def hold_schema_lock(db: Connection) -> None:
+    """Waits for, and takes, a lock that other schema changes wait for, until `db` commits.
+
+    On SQLite a transaction that has already written holds the write lock: nothing to take.
+    """
+    if db.dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+    elif db.dialect.name == "sqlite" and not db.connection.dbapi_connection.in_transaction:
+        db.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def schema_change(bind: Engine | Connection) -> Iterator[Connection]:
+    """A transaction holding the schema lock: an engine's own, or a connection's current one."""
+    if isinstance(bind, Connection):
+        hold_schema_lock(bind)
+        yield bind
+        return
+    with bind.begin() as db:
+        hold_schema_lock(db)
+        yield db
+
+
+def create_tables(
+    metadata: MetaData,
+    bind: Engine | Connection,
+    before: Callable[[Connection], None] | None = None,
+) -> None:
+    """Creates those of `metadata`'s tables that do not exist yet, safe from the race above.
+
+    `before` runs first in the same transaction (SmsStore drops a table it no longer uses).
+    """
+    with schema_change(bind) as db:
+        if before is not None:
+            before(db)
+        metadata.create_all(db, checkfirst=True)
