@@ -1,4 +1,4 @@
-"""`make eval`: the trained model on the blind evaluation sets (tests/eval/blind.yml, second.yml).
+"""`make eval`: the trained model on the blind evaluation sets of tests/eval/ (English, Spanish).
 
 The set was written from the center's page and a description of the families only, never from
 the training data (tests/eval/README.md), and is never trained on (tests/test_eval_set.py fails
@@ -43,7 +43,9 @@ BLIND_SET = paths.ROOT / "tests" / "eval" / "blind.yml"
 SECOND_SET = paths.ROOT / "tests" / "eval" / "second.yml"
 # Spanish only, written blind for the Spanish issue (README).
 SPANISH_SET = paths.ROOT / "tests" / "eval" / "spanish.yml"
-EVAL_SETS = (BLIND_SET, SECOND_SET, SPANISH_SET)
+# Written blind too, on 2026-12-03, after spanish.yml's texts had been seen (tests/eval/README.md).
+SPANISH_SECOND_SET = paths.ROOT / "tests" / "eval" / "spanish_second.yml"
+EVAL_SETS = (BLIND_SET, SECOND_SET, SPANISH_SET, SPANISH_SECOND_SET)
 RESULTS = paths.ROOT / "bench" / "results"
 ALARMS = {"emergency", "fever", "crisis"}
 SAFETY = ALARMS | {"distress"}
@@ -231,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--set",
         action="append",
-        help="an evaluation set (YAML; repeatable; default: tests/eval/blind.yml and second.yml)",
+        help="an evaluation set (YAML; repeatable; default: the four sets of tests/eval/)",
     )
     parser.add_argument("--out", help="JSON file (default: bench/results/eval-<date>-<model>.json)")
     parser.add_argument(

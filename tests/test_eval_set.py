@@ -1,4 +1,4 @@
-"""The blind evaluation sets (tests/eval/blind.yml, second.yml) stay blind, complete, readable."""
+"""The blind evaluation sets (tests/eval/*.yml) stay blind, complete, readable."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from collections import Counter
 import pytest
 import yaml
 
-from bench.eval import EVAL_SETS, SECOND_SET, SPANISH_SET, Case, figures, load_set
+from bench.eval import (
+    EVAL_SETS,
+    SECOND_SET,
+    SPANISH_SECOND_SET,
+    SPANISH_SET,
+    Case,
+    figures,
+    load_set,
+)
 from bot import paths
 
 PARTS = {"topic", "safety", "calm", "near_domain", "unrelated"}
@@ -54,9 +62,11 @@ def test_the_second_set_is_new_and_covers_every_part(blind, domain):
     assert len(second) >= 250
 
 
-def test_the_spanish_set_is_spanish_new_and_covers_every_part(blind, domain):
-    spanish = load_set(SPANISH_SET)
-    earlier = {_normal(m["text"]) for m in [*blind, *load_set(SECOND_SET)]}
+@pytest.mark.parametrize("path", [SPANISH_SET, SPANISH_SECOND_SET], ids=lambda path: path.name)
+def test_the_spanish_sets_are_spanish_new_and_cover_every_part(blind, domain, path):
+    spanish = load_set(path)
+    others = [p for p in EVAL_SETS if p != path]
+    earlier = {_normal(m["text"]) for other in others for m in load_set(other)}
     assert [m["text"] for m in spanish if _normal(m["text"]) in earlier] == []
     assert {m["lang"] for m in spanish} == {"es"}
     assert {m["part"] for m in spanish} == PARTS

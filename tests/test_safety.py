@@ -104,6 +104,8 @@ def test_detect_finds_the_most_severe_safety_intent(text, expected):
         ("he swallowed a button battery from the remote", "emergency"),
         ("i think she drank some bleach", "emergency"),
         ("se tomó un frasco entero de pastillas", "emergency"),
+        ("my family would be better off without me", "crisis"),
+        ("he had a seizure in 2020 and another one today", "emergency"),
     ],
 )
 def test_misspelt_and_spanish_danger_still_escalates(text, expected):
@@ -157,6 +159,9 @@ def test_misspelt_and_spanish_danger_still_escalates(text, expected):
         "36.8 degrees this morning",
         "she fell off her bike and hurt herself, can she still have the scan",
         "can he swallow the chemo capsules or do they come as a liquid",
+        # "Today" of the question itself; a parent's own question about the isolation room.
+        "he had a seizure in 2020, today i just want to ask about trials",
+        "is he better off without me in the room during mibg?",
     ],
 )
 def test_calm_messages_with_numbers_or_emergency_as_a_place_do_not_escalate(text):

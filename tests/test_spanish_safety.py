@@ -74,6 +74,13 @@ from bot.nlu import safety
         ("estoy en la azotea del hospital y quiero saltar", "crisis"),
         ("ojala me muriera para no ver esto", "crisis"),
         ("tengo una pistola aqui en la mano", "crisis"),
+        # Wishing to vanish, or the family better off without the parent.
+        ("creo que lo mejor es desaparecer para siempre", "crisis"),
+        ("todos estarían mejor sin mí", "crisis"),
+        ("que se queden sin mí, ya no aguanto", "crisis"),
+        # History taken back by something happening today.
+        ("tuvo una convulsión en 2021 y hoy otra vez", "emergency"),
+        ("tuvo convulsiones en 2021, hoy quiero llevarlo porque está convulsionando", "emergency"),
     ],
 )
 def test_spanish_danger_escalates(text, expected):
@@ -118,6 +125,13 @@ def test_spanish_danger_escalates(text, expected):
         "la herida se ve roja pero no tiene fiebre, ¿es normal?",
         "llevamos 40 dias en el hospital",
         "ojala me muera de risa con la pelicula",
+        # "Today" of the message's own question, or of a discharge, is not a symptom now.
+        "tuvo una convulsión en 2021, hoy solo quiero saber del MIBG",
+        "la convulsión fue hace 3 años; hoy tengo una pregunta de los ensayos",
+        "tuvo fiebre la semana pasada, hoy le dieron de alta",
+        # A parent's own question about the isolation room.
+        "¿mi hijo estará mejor sin mí en el cuarto del MIBG?",
+        "que se queden sin mí un rato mientras voy al baño",
     ],
 )
 def test_calm_spanish_does_not_escalate(text):

@@ -155,6 +155,8 @@ CRISIS_PATTERN = _words(
     r"(?:s?he|they)(?:'s| is| are)? (?:suicidal|talking about (?:suicide|dying))",
     r"self[- ]?harm",
     r"no reason to live",
+    # "Everyone would be better off without me" (not "better off without me in the room").
+    r"(?:better off|happier) without me(?! in| at| there| during| for)",
     r"end(?:ing)? it all",
     r"(?:thought|thinking|think|thinks) (?:about|of) (?:ending|end) (?:it|things|everything)",
     r"(?:don'?t|do not) want to wake up",
@@ -172,6 +174,12 @@ CRISIS_PATTERN = _words(
     r"(?:tirarme|aventarme|lanzarme) (?:del?|al?|por (?:la|el)) (?:\w+ )?"
     r"(?:puente|edificio|ventana|tren|metro|balcon|techo|azotea|carro|coche|camion)",
     r"quiero desaparecer",
+    r"desaparecer(?:me)? (?:para siempre|de (?:este|el) mundo)",
+    # "Estarían mejor sin mí", "que se queden sin mí" (not "mejor sin mí en el cuarto"; and
+    # not the singular: "¿estará mejor sin mí?" is a parent's question about isolation).
+    r"(?:estarian|estaran|vivirian|serian) (?:mejor|mas felices) sin mi"
+    r"(?! en| durante| por| mientras| cuando| ahi| alli)",
+    r"que se queden sin mi\b(?! en| durante| por| mientras| cuando| unos| unas| un rato)",
     r"(?:mejor|preferiria|quisiera|ojala|quiero) (?:estar )?muert[oa]",
     r"(?:acabar|terminar) con (?:mi vida|todo)",
     r"no (?:vale|tiene) (?:la pena|sentido) (?:vivir|seguir viviendo)",
@@ -345,7 +353,8 @@ _HISTORY = _words(
 # Something happening now. Not a bare "now", which is as often calm ("fine now", "scans now").
 _NOW = _words(
     r"again",
-    r"today",
+    r"today(?:(?! i (?:just |only )?(?:want|wanted|would like|have a question)|,? "
+    r"(?:s?he|they) (?:was|were|got) discharged))",
     r"tonight|tonite",
     r"this (?:morning|afternoon|evening)",
     r"(?<!nothing |not |no )right now",
@@ -371,7 +380,11 @@ _NOW = _words(
     r"ahora (?:tiene|est[aá]|no)(?! \d)",
     r"(?<!la )otra vez",
     r"de nuevo",
-    r"hoy",
+    # "Hoy" of the message's own question ("hoy solo quiero saber...") or of a discharge
+    # ("hoy le dieron de alta") says nothing is happening now; English "today" alike.
+    r"hoy(?! (?:solo |solamente |nada mas |nomas )?(?:(?:les |le )?(?:quiero|queria|quisiera|"
+    r"me gustaria|vengo a|escribo (?:para|a)) (?:saber|preguntar|consultar|entender)|"
+    r"tengo una (?:duda|pregunta)))(?! (?:nos|le|la|lo) dieron de alta)",
     r"todav[ií]a",
     r"est[aá] teniendo",
     r"ahorita",
