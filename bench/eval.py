@@ -218,7 +218,7 @@ def evaluate(model: Path, blind: Path, label: str, out: str | None) -> None:
     print(f"\n===== {label} on {blind.name} =====")
     print(format_table(result))
     stem = label.removesuffix(".tar.gz")
-    suffix = "" if blind == BLIND_SET else f"-{blind.stem}"
+    suffix = "" if blind.resolve() == BLIND_SET.resolve() else f"-{blind.stem}"
     default = RESULTS / f"eval-{dt.date.today().isoformat()}-{stem}{suffix}.json"
     target = Path(out).with_name(f"{Path(out).stem}{suffix}.json") if out else default
     target.parent.mkdir(parents=True, exist_ok=True)
