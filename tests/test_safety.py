@@ -105,6 +105,8 @@ def test_detect_finds_the_most_severe_safety_intent(text, expected):
         ("i think she drank some bleach", "emergency"),
         ("se tomó un frasco entero de pastillas", "emergency"),
         ("my family would be better off without me", "crisis"),
+        ("nobody would even miss me", "crisis"),
+        ("sometimes i think about what if i were gone for good", "crisis"),
         ("he had a seizure in 2020 and another one today", "emergency"),
     ],
 )
@@ -235,10 +237,33 @@ def test_safety_net_keeps_a_fever_with_a_sign_of_one():
     assert message.get(INTENT) == {"name": "fever", "confidence": 0.7}
 
 
-def test_safety_net_never_sets_aside_an_emergency_the_classifier_read():
+def test_safety_net_keeps_an_emergency_the_message_does_not_explain_away():
     message = _message("tiene 39 meses", "emergency", 0.7)
     SafetyNet().process([message])
     assert message.get(INTENT) == {"name": "emergency", "confidence": 0.7}
+
+
+def test_safety_net_sets_aside_an_emergency_told_as_history_for_the_next_intent():
+    message = Message(data={TEXT: "tuvo una convulsión en 2022, ¿qué es la fase 1?"})
+    ranking = [
+        {"name": "emergency", "confidence": 0.55},
+        {"name": "crisis", "confidence": 0.1},
+        {"name": "ask_trial_phases", "confidence": 0.42},
+    ]
+    message.set(INTENT, ranking[0])
+    message.set(INTENT_RANKING_KEY, ranking)
+    SafetyNet(threshold=0.4).process([message])
+    assert message.get(INTENT) == {
+        "name": "ask_trial_phases",
+        "confidence": 0.42,
+        "source": "safety_net:emergency_set_aside",
+    }
+
+
+def test_safety_net_never_sets_aside_a_crisis_the_classifier_read():
+    message = _message("no es una emergencia, solo quiero saber de los ensayos", "crisis", 0.6)
+    SafetyNet().process([message])
+    assert message.get(INTENT) == {"name": "crisis", "confidence": 0.6}
 
 
 def test_safety_net_falls_back_at_the_fallback_classifiers_threshold():

@@ -74,9 +74,15 @@ from bot.nlu import safety
         ("estoy en la azotea del hospital y quiero saltar", "crisis"),
         ("ojala me muriera para no ver esto", "crisis"),
         ("tengo una pistola aqui en la mano", "crisis"),
+        # "Se le fueron los ojos" is no fever that went away, and "le está dando" is now.
+        ("le está dando un ataque, se le fueron los ojos para atrás y tiembla todo", "emergency"),
+        ("tiene una convulsión y no se le quita", "emergency"),
+        ("tuvo fiebre el lunes y no se le quita la fiebre", "fever"),
         # Wishing to vanish, or the family better off without the parent.
         ("creo que lo mejor es desaparecer para siempre", "crisis"),
         ("todos estarían mejor sin mí", "crisis"),
+        ("creo que nadie me extrañaría", "crisis"),
+        ("a veces pienso qué pasaría si me fuera para siempre", "crisis"),
         ("que se queden sin mí, ya no aguanto", "crisis"),
         # History taken back by something happening today.
         ("tuvo una convulsión en 2021 y hoy otra vez", "emergency"),
@@ -129,6 +135,8 @@ def test_spanish_danger_escalates(text, expected):
         "tuvo una convulsión en 2021, hoy solo quiero saber del MIBG",
         "la convulsión fue hace 3 años; hoy tengo una pregunta de los ensayos",
         "tuvo fiebre la semana pasada, hoy le dieron de alta",
+        "no es una emergencia, ¿cuándo es la cita?",
+        "tuvo fiebre en marzo y no se le quita la tos",
         # A parent's own question about the isolation room.
         "¿mi hijo estará mejor sin mí en el cuarto del MIBG?",
         "que se queden sin mí un rato mientras voy al baño",
@@ -168,3 +176,34 @@ def test_a_fever_with_no_sign_of_one_now_is_unfounded(text):
 )
 def test_a_fever_with_any_sign_of_one_stands(text):
     assert not safety.fever_unfounded(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "es una pregunta, no una emergencia: ¿cuándo llegan los resultados?",
+        "no es urgente, ¿cuándo es la cita?",
+        "not an emergency, just wondering when the scan results come",
+        "tuvo una convulsión en 2022, ¿qué es la fase 1 de un ensayo?",
+        "hace un año se desmayó cuando le sacaron sangre, ¿le pueden dar algo para los nervios?",
+        "seizure in 2019, none since. what is mibg",
+    ],
+)
+def test_an_emergency_said_to_be_none_or_over_is_unfounded(text):
+    assert safety.detect(text) is None
+    assert safety.emergency_unfounded(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mi hijo está muy mal ayúdenme",
+        "se cayó y se golpeó la cabeza",
+        "no es una emergencia creo, pero está muy pálido y flojo",
+        "tuvo una convulsión en 2022 y le duele mucho la cabeza",
+        "no es urgente pero se tragó una pila",
+        "seizure in 2019, none since, but she won't wake up properly",
+    ],
+)
+def test_an_emergency_with_any_word_of_danger_now_stands(text):
+    assert not safety.emergency_unfounded(text)

@@ -4,8 +4,9 @@ The NLU classifier recognises emergencies, fevers and crises from examples, but 
 miss a phrasing it has not seen. Missing "he stopped breathing" is far worse than a false alarm,
 so these patterns are checked on every message, on every channel, in every conversation state
 (see `bot.nlu.safety_net`), and they can only raise the severity of what the classifier said.
-The one exception is `fever_unfounded`: the classifier's fever in a message that explains it away
-("tiene 39 meses", a normal 36.8, a fever that is over) and shows no sign of one is set aside.
+The exceptions are `fever_unfounded` and `emergency_unfounded`: the classifier's fever or
+emergency in a message that explains it away ("tiene 39 meses", a normal 36.8, a fever or a
+seizure that is over, "no es una emergencia") and shows no sign of one is set aside.
 
 A false alarm is a defect too: it breaks the callback form and teaches parents to ignore the
 answer. So the patterns are precise where words have calm meanings:
@@ -124,7 +125,7 @@ EMERGENCY_PATTERN = _words(
     r"sobredosis",
     r"se (?:tomo|trago|bebio) (?:todas|todo) (?:las|los|el|sus) "
     r"(?:pastillas|medicinas|medicamentos|frasco|pildoras)",
-    r"(?:es|tengo|tenemos|hay) una emergencia",
+    r"(?<!no )(?:es|tengo|tenemos|hay) una emergencia",
     r"emergencia(?=\s*!)",
     r"^\s*(?:ayuda\W+)?emergencia(?:\W+(?:ayuda|por favor|ya))?\W*$",
     r"no (?:se |lo |la |le )?despierta",
@@ -157,6 +158,8 @@ CRISIS_PATTERN = _words(
     r"no reason to live",
     # "Everyone would be better off without me" (not "better off without me in the room").
     r"(?:better off|happier) without me(?! in| at| there| during| for)",
+    r"(?:no ?one|nobody) (?:would|will|'d) (?:even )?miss me",
+    r"if i (?:was|were) gone (?:forever|for good)",
     r"end(?:ing)? it all",
     r"(?:thought|thinking|think|thinks) (?:about|of) (?:ending|end) (?:it|things|everything)",
     r"(?:don'?t|do not) want to wake up",
@@ -175,6 +178,9 @@ CRISIS_PATTERN = _words(
     r"(?:puente|edificio|ventana|tren|metro|balcon|techo|azotea|carro|coche|camion)",
     r"quiero desaparecer",
     r"desaparecer(?:me)? (?:para siempre|de (?:este|el) mundo)",
+    # "Nadie me extrañaría", "si me fuera para siempre".
+    r"nadie me (?:extra[nñ]ar[ií]a|extra[nñ]ara|echar[ií]a de menos)",
+    r"me (?:fuera|muriera|fuese) para siempre",
     # "Estarían mejor sin mí", "que se queden sin mí" (not "mejor sin mí en el cuarto"; and
     # not the singular: "¿estará mejor sin mí?" is a parent's question about isolation).
     r"(?:estarian|estaran|vivirian|serian) (?:mejor|mas felices) sin mi"
@@ -342,7 +348,7 @@ _HISTORY = _words(
     r"cuando era (?:beb[eé]|chiquit[oa]|pequeñ[oa]|peque[nñ]o)",
     r"(?:nada|ninguna?) desde entonces",
     r"(?:la semana|el mes|el ano|el año|el verano|el invierno) pasad[oa]",
-    r"(?:ya )?se le (?:quit|pas|baj|fue)\w*",
+    r"(?<!no )(?:ya )?se le (?:quit|pas|baj|fue)\w*\b(?! (?:los|el) ojos?)",
     r"ya le (?:bajo|quito|paso)",
     r"(?:de|en) la otra vez",
     r"ya (?:esta|se siente) (?:bien|mejor|normal)",
@@ -386,7 +392,10 @@ _NOW = _words(
     r"me gustaria|vengo a|escribo (?:para|a)) (?:saber|preguntar|consultar|entender)|"
     r"tengo una (?:duda|pregunta)))(?! (?:nos|le|la|lo) dieron de alta)",
     r"todav[ií]a",
-    r"est[aá] teniendo",
+    r"est[aá] (?:teniendo|dando)",
+    # It will not stop: "no se le quita", "no para", "no deja de".
+    r"no se le (?:quita|pasa|baja|va)(?=\s*(?:[,.;!?]|$|la (?:fiebre|calentura|temperatura|"
+    r"convulsion)|el ataque))|no (?:para|paran|deja de)\b",
     r"ahorita",
     r"ahora mismo",
     r"en este momento",
@@ -507,3 +516,52 @@ def overrides(pattern_intent: str | None, classified_intent: str | None) -> bool
     if pattern_intent is None:
         return False
     return SEVERITY[pattern_intent] >= SEVERITY.get(classified_intent or "", 0)
+
+
+# A message that says it is not an emergency ("es una pregunta, no una emergencia").
+_NOT_AN_EMERGENCY = _words(
+    r"(?:not|isn'?t|isnt|no) (?:an? )?(?:emergency|urgent)",
+    r"no (?:es |se trata de )?(?:una |nada )?(?:emergencia|urgen\w*)",
+    r"nada urgente|sin urgencia",
+)
+# Words of a danger now, broader than the emergency patterns: the classifier's emergency stands
+# whenever one of them is in the message, whatever else it says.
+_EMERGENCY_SIGNS = _words(
+    rf"{_BREATH}|breath|respir\w*|aire|ahog\w*|chok\w*|atragant\w*|asfixi\w*",
+    r"blue|purple|grey|gray|morad[oa]|azul",
+    r"bleed\w*|sangr(?:a|an|ando|o|ado|ando)\b|hemorrag\w*",
+    r"wake|awake|respond\w*|despierta\w*|reacciona\w*|responde\w*|conscious|conscien\w*|"
+    r"conocimiento|inconscien\w*|desmay(?:a|ando)\b",
+    r"swallow\w*|trag[oó]\w*|se tom[oó]|ingiri\w*|poison\w*|venen\w*",
+    r"fell|fall|hit (?:his|her) head|golpe\w*|se cay[oó]",
+    r"pain|dolor|hurts?|duele",
+    r"shak\w*|jerk\w*|twitch\w*|tembl\w*|tiembl\w*|temblor\w*",
+    r"eyes? (?:roll\w*|back)|ojos? (?:para atras|en blanco|volteados?|torcidos?)",
+    r"pale|palid[oa]|limp|floj[oa]|lethargic|letargic[oa]",
+)
+_EMERGENCY_HISTORY_WORDS = _words(
+    _SEIZURE,
+    _CONVULSION,
+    r"convulsi(?:o|ó)n(?:es)?",
+    _CONVULSION_ES,
+    r"ataque",
+    r"fainted|passed out",
+    r"(?:se )?(?:me |le |nos )?(?:desmay[oó]|desmallo|desvanecio)",
+)
+
+
+def emergency_unfounded(text: str) -> bool:
+    """Whether the text explains away the emergency a classifier read in it, and shows no other.
+
+    Called only when no emergency pattern matched. The classifier reads "es una pregunta, no
+    una emergencia" or "tuvo una convulsión en 2022, ¿qué es la fase 1?" as an emergency from
+    its words. Its emergency is set aside only when the message says it is none, or its only
+    danger is a seizure or a faint told as history (as `detect` reads it), and no word of a
+    danger now is in it: breathing, colour, bleeding, waking, swallowing, a fall, pain,
+    shaking, limpness. Otherwise it stands.
+    """
+    folded = fold(text or "")
+    explained = bool(_NOT_AN_EMERGENCY.search(folded)) or (
+        _told_as_history(folded) and bool(_EMERGENCY_HISTORY_WORDS.search(folded))
+    )
+    return explained and not _EMERGENCY_SIGNS.search(folded)

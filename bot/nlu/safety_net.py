@@ -5,10 +5,11 @@ matches an emergency pattern is still answered as an emergency, whatever the con
 doing, including inside a form.
 
 It corrects the classifier in one direction only otherwise: a fever the classifier read in a
-message with no sign of a fever now ("tiene 39 meses", a normal 36.9, a fever that is over) is
-a false alarm that would break the callback form, so the message gets the classifier's next
-intent instead (or the fallback, when that one is not confident). An emergency or a crisis the
-classifier read is never lowered.
+message with no sign of a fever now ("tiene 39 meses", a normal 36.9, a fever that is over), or
+an emergency in a message that says it is none or tells only of a seizure or a faint that is
+over, with no word of a danger now, is a false alarm that would break the callback form. The
+message gets the classifier's next intent instead (or the fallback, when that one is not
+confident). A crisis the classifier read is never lowered, nor anything a pattern found.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu import overrides, safety
 
-# Marks the intent given in place of the classifier's unfounded fever.
+# Mark the intent given in place of the classifier's unfounded fever or emergency.
 UNFOUNDED_FEVER_SOURCE = "safety_net:fever_set_aside"
+UNFOUNDED_EMERGENCY_SOURCE = "safety_net:emergency_set_aside"
 # config.yml sets the FallbackClassifier's threshold here too (tests/test_safety.py checks).
 DEFAULT_THRESHOLD = 0.4
 
@@ -36,7 +38,8 @@ DEFAULT_THRESHOLD = 0.4
 class SafetyNet(GraphComponent):
     """Raises a message's intent to a safety intent when a safety pattern matches.
 
-    Lowers only the classifier's fever, and only when `safety.fever_unfounded` says so.
+    Lowers only the classifier's fever or emergency, and only when `safety.fever_unfounded` or
+    `safety.emergency_unfounded` says so.
     """
 
     @staticmethod
@@ -68,10 +71,17 @@ class SafetyNet(GraphComponent):
             if found is not None and safety.overrides(found, classified):
                 overrides.put_first(message, found, safety.PATTERN_SOURCE)
             elif found is None and classified == safety.FEVER and safety.fever_unfounded(text):
-                self._set_aside_fever(message)
+                self._set_aside(message, UNFOUNDED_FEVER_SOURCE)
+            elif (
+                found is None
+                and classified == safety.EMERGENCY
+                and safety.emergency_unfounded(text)
+            ):
+                self._set_aside(message, UNFOUNDED_EMERGENCY_SOURCE)
         return messages
 
-    def _set_aside_fever(self, message: Message) -> None:
+    def _set_aside(self, message: Message, source: str) -> None:
+        """The classifier's best intent that is not a safety alarm, or the fallback."""
         ranking = message.get(INTENT_RANKING_KEY) or []
         others = [entry for entry in ranking if entry.get("name") not in safety.SEVERITY]
         best = others[0] if others else None
@@ -79,4 +89,4 @@ class SafetyNet(GraphComponent):
             name, confidence = DEFAULT_NLU_FALLBACK_INTENT_NAME, self._threshold
         else:
             name, confidence = str(best["name"]), float(best["confidence"])
-        overrides.put_first(message, name, UNFOUNDED_FEVER_SOURCE, confidence)
+        overrides.put_first(message, name, source, confidence)
