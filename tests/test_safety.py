@@ -207,15 +207,22 @@ def test_safety_net_leaves_ordinary_questions_alone():
     assert message.get(INTENT) == {"name": "ask_mibg", "confidence": 0.8}
 
 
+def _ranked(text: str, *ranking: tuple[str, float]) -> Message:
+    """A message as the classifier leaves it: its ranking, the first one as its intent."""
+    message = Message(data={TEXT: text})
+    entries = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+    message.set(INTENT, entries[0])
+    message.set(INTENT_RANKING_KEY, entries)
+    return message
+
+
 def test_safety_net_sets_aside_a_fever_with_no_sign_of_one_for_the_next_intent():
-    message = Message(data={TEXT: "she is 39 months old, when is the scan"})
-    ranking = [
-        {"name": "fever", "confidence": 0.5},
-        {"name": "emergency", "confidence": 0.2},
-        {"name": "ask_followup_scans", "confidence": 0.45},
-    ]
-    message.set(INTENT, ranking[0])
-    message.set(INTENT_RANKING_KEY, ranking)
+    message = _ranked(
+        "she is 39 months old, when is the scan",
+        ("fever", 0.5),
+        ("emergency", 0.2),
+        ("ask_followup_scans", 0.45),
+    )
     SafetyNet(threshold=0.4).process([message])
     assert message.get(INTENT)["name"] == "ask_followup_scans"
     assert [entry["name"] for entry in message.get(INTENT_RANKING_KEY)] == [
@@ -244,14 +251,12 @@ def test_safety_net_keeps_an_emergency_the_message_does_not_explain_away():
 
 
 def test_safety_net_sets_aside_an_emergency_told_as_history_for_the_next_intent():
-    message = Message(data={TEXT: "tuvo una convulsión en 2022, ¿qué es la fase 1?"})
-    ranking = [
-        {"name": "emergency", "confidence": 0.55},
-        {"name": "crisis", "confidence": 0.1},
-        {"name": "ask_trial_phases", "confidence": 0.42},
-    ]
-    message.set(INTENT, ranking[0])
-    message.set(INTENT_RANKING_KEY, ranking)
+    message = _ranked(
+        "tuvo una convulsión en 2022, ¿qué es la fase 1?",
+        ("emergency", 0.55),
+        ("crisis", 0.1),
+        ("ask_trial_phases", 0.42),
+    )
     SafetyNet(threshold=0.4).process([message])
     assert message.get(INTENT) == {
         "name": "ask_trial_phases",
