@@ -434,6 +434,36 @@ def test_a_spanish_conversation_switches_the_page_and_back(new_page, assistant):
     assert page.locator("html").get_attribute("lang") == "es"
 
 
+def test_a_refusal_is_said_in_the_pages_language(new_page, assistant):
+    # The real server refuses the session's message over the rate limit with an English
+    # sentence; a Spanish page says it in Spanish, from the refusal's reason code.
+    chat = ChatPage(new_page(375, 812), assistant.url).open()
+    chat.ask("¿qué es una recaída?")
+    assert chat.page.locator("html").get_attribute("lang") == "es"
+    too_long = "a" * (SETTINGS.max_message_length + 1)  # refused fast, but counted
+    statuses = chat.page.evaluate(
+        """async ([text, times]) => {
+            const session = localStorage.getItem('nb-chat-session');
+            const statuses = [];
+            for (let i = 0; i < times; i++) {
+                const response = await fetch('/webhooks/web/message', {
+                    method: 'POST',
+                    headers: {'Content-Type': 'application/json'},
+                    body: JSON.stringify({session: session, message: text}),
+                });
+                statuses.push(response.status);
+            }
+            return statuses;
+        }""",
+        [too_long, SETTINGS.rate_limit_messages - 1],
+    )
+    assert set(statuses) == {413}
+    chat.try_to_send("¿cuánto dura la estancia?")
+    error = chat.error_text()
+    assert "Envió muchos mensajes en poco tiempo" in error and "many messages" not in error
+    assert chat.page.locator("#message").input_value() == "¿cuánto dura la estancia?"
+
+
 # --- the staff dashboard ---------------------------------------------------------------------
 
 

@@ -53,6 +53,14 @@
         "Delete this conversation? It will be erased from this device and from the assistant. " +
         "A callback request you already sent is kept, so that staff can call you back.",
       notDeleted: " The conversation was not deleted.",
+      badRequest: "The server can't read this request.",
+      badSession: "This chat session is not valid. Please reload the page.",
+      badText: "The message is not readable text.",
+      cannotErase: "This conversation could not be deleted here. Please call us and we will do it.",
+      notAllowed: "This site may not use the chat.",
+      rateLimitedMinute:
+        "You sent many messages in a short time. Please wait a minute, then try again.",
+      rateLimited: "You sent many messages in a short time. Please wait {n} minutes, then try again.",
     },
     es: {
       title: "Asistente para familias",
@@ -93,7 +101,26 @@
         "¿Borrar esta conversación? Se borrará de este aparato y del asistente. Si ya envió " +
         "una solicitud de llamada, se guarda para que el personal pueda llamarle.",
       notDeleted: " La conversación no se borró.",
+      badRequest: "El servidor no puede leer esta solicitud.",
+      badSession: "Esta sesión de chat no es válida. Vuelva a cargar la página.",
+      badText: "El mensaje no es texto legible.",
+      cannotErase: "Esta conversación no se pudo borrar aquí. Llámenos y la borraremos nosotros.",
+      notAllowed: "Este sitio no puede usar el chat.",
+      rateLimitedMinute:
+        "Envió muchos mensajes en poco tiempo. Espere un minuto y vuelva a intentarlo.",
+      rateLimited: "Envió muchos mensajes en poco tiempo. Espere {n} minutos y vuelva a intentarlo.",
     },
+  };
+  // The server's refusals by reason code, said in the page's language. A code the page does not
+  // know (or one with counts in it, such as too_long) keeps the server's own sentence.
+  var REFUSALS = {
+    bad_request: "badRequest",
+    bad_session: "badSession",
+    bad_text: "badText",
+    empty: "typeFirst",
+    server_error: "ourSide",
+    cannot_erase: "cannotErase",
+    origin_not_allowed: "notAllowed",
   };
   var pageLanguage = "en";
 
@@ -265,6 +292,19 @@
   }
 
   // --- talking to the server -----------------------------------------------------------------
+  // What the family is told of a refused request (see REFUSALS).
+  function refusal(data, response) {
+    var code = data && data.error;
+    if (code === "rate_limited") {
+      // As the server words it: Retry-After is the wait plus one second.
+      var wait = (parseInt(response.headers.get("Retry-After"), 10) || 61) - 1;
+      if (wait <= 60) return w("rateLimitedMinute");
+      return w("rateLimited").replace("{n}", String(Math.floor(wait / 60) + 1));
+    }
+    if (REFUSALS[code]) return w(REFUSALS[code]);
+    return (data && data.message) || w("wentWrong");
+  }
+
   function Failure(message, late) {
     this.message = message;
     this.late = late === true; // timed out: the server may still answer (and store)
@@ -299,7 +339,7 @@
       .then(function (response) {
         return response.json().then(
           function (data) {
-            if (!response.ok) throw new Failure(data.message || w("wentWrong"));
+            if (!response.ok) throw new Failure(refusal(data, response));
             return data;
           },
           function () {
