@@ -8,7 +8,7 @@ its catalog's unique index (`pg_type_typname_nsp_index`) and that replica did no
 every schema change on PostgreSQL first takes one advisory lock, held until its transaction
 ends, so the changes of all processes run one after the other, and each finds what the one
 before it made. SQLite has the same race between the Rasa server and its action server on the
-first `make run` (the driver commits each `CREATE TABLE` on its own); there the transaction
+first `make run` (the driver commits each `CREATE TABLE` on its own); there `create_tables`
 takes the database's write lock first (`BEGIN IMMEDIATE`), which serialises them the same way.
 """
 
@@ -26,25 +26,23 @@ SCHEMA_LOCK = 0x6E622D736368656D
 
 
 def hold_schema_lock(db: Connection) -> None:
-    """Waits for, and takes, a lock that other schema changes wait for, until `db` commits.
+    """On PostgreSQL, waits for and takes the schema lock, until `db`'s transaction ends.
 
-    On SQLite a transaction that has already written holds the write lock: nothing to take.
+    SQLite needs none for one `CREATE ... IF NOT EXISTS` statement (the tracker store's
+    indexes), which it runs under its write lock; taking that lock early would stop the
+    assistant's writes for as long as a staff review reads.
     """
     if db.dialect.name == "postgresql":
         db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-    elif db.dialect.name == "sqlite" and not db.connection.dbapi_connection.in_transaction:
-        db.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager
-def schema_change(bind: Engine | Connection) -> Iterator[Connection]:
-    """A transaction holding the schema lock: an engine's own, or a connection's current one."""
+def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """An engine's own transaction, or a connection's current one."""
     if isinstance(bind, Connection):
-        hold_schema_lock(bind)
         yield bind
         return
     with bind.begin() as db:
-        hold_schema_lock(db)
         yield db
 
 
@@ -57,7 +55,11 @@ def create_tables(
 
     `before` runs first in the same transaction (SmsStore drops a table it no longer uses).
     """
-    with schema_change(bind) as db:
+    with _transaction(bind) as db:
+        hold_schema_lock(db)
+        if db.dialect.name == "sqlite" and not db.connection.dbapi_connection.in_transaction:
+            # `create_all` checks, then creates: the write lock is taken before the check.
+            db.exec_driver_sql("BEGIN IMMEDIATE")
         if before is not None:
             before(db)
         metadata.create_all(db, checkfirst=True)

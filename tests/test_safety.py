@@ -106,6 +106,7 @@ def test_detect_finds_the_most_severe_safety_intent(text, expected):
         ("se tomó un frasco entero de pastillas", "emergency"),
         ("my family would be better off without me", "crisis"),
         ("nobody would even miss me", "crisis"),
+        ("they would all be better off without me for good", "crisis"),
         ("sometimes i think about what if i were gone for good", "crisis"),
         ("he had a seizure in 2020 and another one today", "emergency"),
     ],

@@ -156,8 +156,8 @@ CRISIS_PATTERN = _words(
     r"(?:s?he|they)(?:'s| is| are)? (?:suicidal|talking about (?:suicide|dying))",
     r"self[- ]?harm",
     r"no reason to live",
-    # "Everyone would be better off without me" (not "better off without me in the room").
-    r"(?:better off|happier) without me(?! in| at| there| during| for)",
+    # "Everyone would be better off without me (for good)", not "... without me in the room".
+    r"(?:better off|happier) without me(?! in| at| there| during| for(?! good| ever))",
     r"(?:no ?one|nobody) (?:would|will|'d) (?:even )?miss me",
     r"if i (?:was|were) gone (?:forever|for good)",
     r"end(?:ing)? it all",
@@ -408,18 +408,22 @@ _NOW = _words(
     r"(?<!no )(?:tiene|tengo|esta con|anda con) (?:mucha |una |un poco de )?"
     r"(?:fiebre|calentura|temperatura)",
 )
-_HISTORY_PRONE = _words(
+# A seizure or a faint: what may be told as history among the emergency's words.
+_SEIZURE_OR_FAINT = (
     _SEIZURE,
     _CONVULSION,
     r"convulsi(?:o|ó)n(?:es)?",
-    r"febrile?|febril",
-    r"fevers?|feverish|fevr|fevor|feaver|feever|fver|fiever",
-    _FIEBRE,
-    r"calentura",
     r"ataque",
     _CONVULSION_ES,
     r"fainted|passed out",
     r"(?:se )?(?:me |le |nos )?(?:desmay[oó]|desmallo|desvanecio)",
+)
+_HISTORY_PRONE = _words(
+    *_SEIZURE_OR_FAINT,
+    r"febrile?|febril",
+    r"fevers?|feverish|fevr|fevor|feaver|feever|fver|fiever",
+    _FIEBRE,
+    r"calentura",
 )
 
 
@@ -529,7 +533,7 @@ _NOT_AN_EMERGENCY = _words(
 _EMERGENCY_SIGNS = _words(
     rf"{_BREATH}|breath|respir\w*|aire|ahog\w*|chok\w*|atragant\w*|asfixi\w*",
     r"blue|purple|grey|gray|morad[oa]|azul",
-    r"bleed\w*|sangr(?:a|an|ando|o|ado|ando)\b|hemorrag\w*",
+    r"bleed\w*|sangr(?:a|an|ando|o|ado)\b|hemorrag\w*",
     r"wake|awake|respond\w*|despierta\w*|reacciona\w*|responde\w*|conscious|conscien\w*|"
     r"conocimiento|inconscien\w*|desmay(?:a|ando)\b",
     r"swallow\w*|trag[oó]\w*|se tom[oó]|ingiri\w*|poison\w*|venen\w*",
@@ -539,15 +543,7 @@ _EMERGENCY_SIGNS = _words(
     r"eyes? (?:roll\w*|back)|ojos? (?:para atras|en blanco|volteados?|torcidos?)",
     r"pale|palid[oa]|limp|floj[oa]|lethargic|letargic[oa]",
 )
-_EMERGENCY_HISTORY_WORDS = _words(
-    _SEIZURE,
-    _CONVULSION,
-    r"convulsi(?:o|ó)n(?:es)?",
-    _CONVULSION_ES,
-    r"ataque",
-    r"fainted|passed out",
-    r"(?:se )?(?:me |le |nos )?(?:desmay[oó]|desmallo|desvanecio)",
-)
+_SEIZURE_OR_FAINT_WORD = _words(*_SEIZURE_OR_FAINT)
 
 
 def emergency_unfounded(text: str) -> bool:
@@ -562,6 +558,6 @@ def emergency_unfounded(text: str) -> bool:
     """
     folded = fold(text or "")
     explained = bool(_NOT_AN_EMERGENCY.search(folded)) or (
-        _told_as_history(folded) and bool(_EMERGENCY_HISTORY_WORDS.search(folded))
+        _told_as_history(folded) and bool(_SEIZURE_OR_FAINT_WORD.search(folded))
     )
     return explained and not _EMERGENCY_SIGNS.search(folded)
