@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
 from jsonschema import ValidationError, validate
 from rasa.core.actions.action import RemoteAction
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import UserMessage
+from rasa.core.processor import MessageProcessor
+from rasa.shared.core.events import ActionExecuted, UserUttered
 
 from bot.devtools.chat import shell_command
-from bot.runtime import launcher, rasa_fixes
+from bot.runtime import launcher, nlu_worker, rasa_fixes
 
 VALID = {
     "events": [{"event": "slot", "name": "callback_phone", "value": "+12155550100"}],
@@ -57,3 +65,39 @@ def test_an_api_token_starting_with_a_dash_reaches_rasa_whole(monkeypatch: pytes
     parser = argparse.ArgumentParser()
     add_server_arguments(parser)
     assert parser.parse_args(argv).auth_token == "-starts-with-a-dash"
+
+
+def test_event_classes_are_found_as_rasas_walk_finds_them() -> None:
+    """The cached lookup gives Rasa's classes, its default, and its error for an unknown name."""
+    assert rasa_fixes.resolve_event_type("user") is UserUttered
+    assert rasa_fixes.resolve_event_type("action") is ActionExecuted
+    assert rasa_fixes.resolve_event_type("no-such-event", UserUttered) is UserUttered
+    with pytest.raises(ValueError, match="Unknown event name"):
+        rasa_fixes.resolve_event_type("no-such-event")
+
+
+@pytest.fixture(scope="module")
+def agent(trained_model: Path) -> Agent:
+    """The trained model, loaded in this process."""
+    return Agent.load(str(trained_model))
+
+
+def test_the_nlu_graph_runs_in_its_worker_and_parses_as_rasa_does(
+    agent: Agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's parse equals Rasa's own, and the graph ran off the event loop's thread."""
+    ran_in: list[str] = []
+    graph = MessageProcessor._parse_message_with_graph
+
+    def spied(self: MessageProcessor, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        ran_in.append(threading.current_thread().name)
+        return graph(self, *args, **kwargs)
+
+    monkeypatch.setattr(MessageProcessor, "_parse_message_with_graph", spied)
+    message = UserMessage("how long do we stay in the lead room after mibg", sender_id="t")
+    ours = asyncio.run(nlu_worker.parse_message(agent.processor, message))
+    rasas = asyncio.run(nlu_worker._rasa_parse_message(agent.processor, message))
+    assert ours == rasas
+    assert ours["intent"]["name"] not in (None, "nlu_fallback")
+    assert ran_in[0].startswith("nlu-graph")
+    assert ran_in[1] == threading.current_thread().name

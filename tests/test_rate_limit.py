@@ -7,6 +7,7 @@ the real clock, and what is checked is that counts leave the window, not how fas
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from bot.channels.rate_limit import (
     NotifyOnce,
     SlidingWindow,
     StorageUnusable,
+    SweptMemoryStorage,
     Verdict,
     open_storage,
 )
@@ -104,3 +106,21 @@ def test_an_unreachable_redis_lets_every_message_through() -> None:
 def test_a_store_the_project_cannot_use_is_refused_by_name(url: str) -> None:
     with pytest.raises(StorageUnusable, match="RATE_LIMIT_STORAGE_URL"):
         open_storage(url)
+
+
+def test_memory_counts_start_no_thread_per_hit_and_still_expire(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """limits' own store starts a Timer thread whenever its last one ended; ours sweeps inline."""
+    storage = SweptMemoryStorage()
+    started: list[object] = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread))
+    window = SlidingWindow("web", 2, 1, storage)
+    assert asyncio.run(window.hit("s")) == 0.0
+    time.sleep(0.05)  # past the 10 ms after which limits' store would start another timer
+    assert asyncio.run(window.hit("s")) == 0.0
+    assert asyncio.run(window.hit("s")) >= 1.0  # the limit holds
+    time.sleep(1.1)  # the window and a sweep interval have passed
+    assert asyncio.run(window.hit("s")) == 0.0
+    assert started == []
+    assert len(next(iter(storage.events.values()))) == 1  # the expired hits were dropped

@@ -37,6 +37,31 @@ SHARED_SCHEMES = ("redis://", "rediss://")
 REDIS_TIMEOUT = 0.5
 
 
+# How often the in-memory store drops expired counts (a family's counts live at most this long
+# past their window).
+SWEEP_SECONDS = 1.0
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """limits' in-memory store, its expired counts dropped inline about once a second.
+
+    limits 2.4's MemoryStorage starts a new 10-ms `threading.Timer` on any hit that finds the
+    last one finished, and `Thread.start` waits until the new thread runs. Under load that was
+    a thread started on most messages, each start waiting for the GIL on the event loop (7% of
+    its time in a profile). Here the same sweep runs inside the hit, at most once a second.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._next_sweep = 0.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 (the name limits calls)
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_SECONDS
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
 class StorageUnusable(ValueError):
     """`$RATE_LIMIT_STORAGE_URL` names no store this project can use."""
 
@@ -49,7 +74,7 @@ def open_storage(url: str) -> Storage:
 
     """
     if url == DEFAULT_STORAGE:
-        return MemoryStorage()
+        return SweptMemoryStorage()
     if not url.startswith(SHARED_SCHEMES):
         raise StorageUnusable(
             f"{STORAGE_ENV} must be {DEFAULT_STORAGE} or redis://host:port/db, not {url!r}"

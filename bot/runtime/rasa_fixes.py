@@ -19,6 +19,11 @@ through here, so the fixes hold everywhere:
    (`bot.runtime.metrics`); `/metrics` serves them (`bot.channels.health`).
 6. `--logging-config-file` (the JSON lines of the production profile) holds: Rasa 3.6 applies
    the file, then installs its coloured console handler over it (`keep_logging_config`).
+7. Speed: the NLU graph runs in a worker thread instead of on the event loop, so the server
+   answers other conversations while a message is read (`bot.runtime.nlu_worker`).
+8. Speed: every stored event read back is turned into its class by `Event.resolve_by_type`,
+   which walks all of Event's subclasses each time; the class is looked up once per type name
+   (`resolve_event_type`). Unknown names still get Rasa's answer (its default, or its error).
 """
 
 from __future__ import annotations
@@ -35,10 +40,11 @@ from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
 from rasa.shared.exceptions import RasaException
+from rasa.shared.utils.common import all_subclasses
 from rasa.utils import io as rasa_io
 from rasa.utils.common import configure_logging_from_file
 
-from bot.runtime import metrics
+from bot.runtime import metrics, nlu_worker
 from bot.runtime.language_slot import ExtractSlotsAndLanguage
 from bot.runtime.launcher import API_TOKEN_ENV
 from bot.runtime.session_start import SessionStartWithDisclaimer
@@ -90,6 +96,21 @@ async def apologise_when_unreachable(
         return await apology.run(output_channel, nlg, tracker, domain)
 
 
+_rasa_resolve_by_type = Event.resolve_by_type
+
+
+@functools.cache
+def _event_class(type_name: str) -> type[Event] | None:
+    """The first subclass of Event with this type name, as Rasa's walk finds it, or None."""
+    return next((cls for cls in all_subclasses(Event) if cls.type_name == type_name), None)
+
+
+def resolve_event_type(type_name: str, default: type[Event] | None = None) -> type[Event] | None:
+    """`Event.resolve_by_type`, the subclass walk done once for each type name found."""
+    found = _event_class(type_name)
+    return found if found is not None else _rasa_resolve_by_type(type_name, default)
+
+
 def apply_fixes() -> None:
     """Installs the fixes; idempotent."""
     RemoteAction._validate_action_result = validate_action_result
@@ -97,7 +118,9 @@ def apply_fixes() -> None:
     # default_actions() builds Rasa's default actions from this module-level name.
     rasa_actions.ActionSessionStart = SessionStartWithDisclaimer
     rasa_actions.ActionExtractSlots = ExtractSlotsAndLanguage
+    Event.resolve_by_type = staticmethod(resolve_event_type)
     metrics.install()
+    nlu_worker.install()
 
 
 def main() -> None:

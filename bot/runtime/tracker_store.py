@@ -23,7 +23,9 @@ Four changes to Rasa 3.6's `SQLTrackerStore` (endpoints.yml names this class):
   appends after those without asking the database (the conversation's lock is held from the
   read to the save, so nobody else wrote meanwhile), as it does for a conversation Rasa has
   just created; any other tracker (a copy) is counted by Rasa's query as before. Reads take the
-  `data` column only, with the statement built once.
+  `data` column only, with the statement built once. The new events of a turn go in with one
+  multi-row INSERT (Rasa's ORM sent one per event and read each id back: 22% of the event
+  loop's time in a later profile).
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from typing import Any
 import rasa.core.tracker_store as rasa_tracker_store
 import sqlalchemy.event
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.shared.utils.cli import print_error_and_exit
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -95,8 +98,17 @@ class SQLTrackerStore(rasa_tracker_store.SQLTrackerStore):
             session.close()
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Stores the new events, then forgets the form's answers if this turn ended it."""
-        await super().save(tracker)
+        """Stores the new events, then forgets the form's answers if this turn ended it.
+
+        The rows are Rasa's (`event_rows`), inserted in one statement of several rows where
+        Rasa's ORM session sent one INSERT per event and read each new id back.
+        """
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            rows = event_rows(tracker.sender_id, self._additional_events(session, tracker))
+            if rows:
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+            session.commit()
         _remember_stored(tracker, len(tracker.events))
         if form_ended_this_turn(tracker.events):
             self.forget_form_answers(tracker.sender_id)
@@ -152,6 +164,24 @@ class SQLTrackerStore(rasa_tracker_store.SQLTrackerStore):
                 rows[index].data = json.dumps(events[index])
             session.commit()
         return len(changed)
+
+
+def event_rows(sender_id: str, events: Iterable[Event]) -> list[dict[str, Any]]:
+    """The `events` rows Rasa 3.6's `SQLTrackerStore.save` stores for these events, in order."""
+    rows = []
+    for event in events:
+        data = event.as_dict()
+        rows.append(
+            {
+                "sender_id": sender_id,
+                "type_name": event.type_name,
+                "timestamp": data.get("timestamp"),
+                "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                "action_name": data.get("name"),
+                "data": json.dumps(data),
+            }
+        )
+    return rows
 
 
 def conversation_queries() -> tuple[sqlalchemy.sql.Select, sqlalchemy.sql.Select]:
