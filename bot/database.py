@@ -14,8 +14,11 @@ takes the database's write lock first (`BEGIN IMMEDIATE`), which serialises them
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection, Engine
@@ -23,6 +26,8 @@ from sqlalchemy.engine import Connection, Engine
 # Any fixed 64-bit number, the same in every process of the assistant: the advisory lock that
 # its schema changes take on PostgreSQL. ("nb-schema" in ASCII.)
 SCHEMA_LOCK = 0x6E622D736368656D
+# Seconds a new SQLite file waits for the other processes opening it to let it switch to WAL.
+WAL_SWITCH_WAIT = 10.0
 
 
 def hold_schema_lock(db: Connection) -> None:
@@ -63,3 +68,22 @@ def create_tables(
         if before is not None:
             before(db)
         metadata.create_all(db, checkfirst=True)
+
+
+def use_wal(cursor: Any) -> None:
+    """Switches a SQLite file to WAL (the mode is kept in the file: once is enough).
+
+    In WAL, readers (the staff command line) and the writer do not wait for each other, and a
+    commit with FULL sync writes and syncs the log only. The switch needs the file to itself,
+    and SQLite refuses it at once, without waiting, while another process's first connection
+    holds a lock (the Rasa server and its action server opening a new file together): then it
+    is tried again for a few seconds.
+    """
+    deadline = time.monotonic() + WAL_SWITCH_WAIT
+    while cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

@@ -1,5 +1,7 @@
-"""Retention and "forget me" on the real conversation store: Rasa's SQLTrackerStore writes the
-conversations, on a SQLite file and on PostgreSQL, and `bot.conversations` deletes them."""
+"""Retention and "forget me" on the real conversation store: the assistant's tracker store (Rasa's
+SQLTrackerStore, as endpoints.yml names it) writes the conversations, on a SQLite file and on
+PostgreSQL, and `bot.conversations` deletes them while that store is open, as a running
+assistant's would be."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -24,6 +25,7 @@ from bot.center.config import (
     parse_center_config,
 )
 from bot.conversations.store import ConversationStore
+from bot.runtime.tracker_store import SQLTrackerStore
 from tests.request_stores import second_opinion
 from tests.tracker_stores import BACKENDS, sql_tracker_store
 
@@ -31,7 +33,7 @@ DAY = 24 * 3600.0
 
 
 class Conversations:
-    """Rasa's own tracker store, and the URL our tools open it with."""
+    """The assistant's tracker store, and the URL our tools open it with."""
 
     def __init__(self, rasa_store: SQLTrackerStore, url: str) -> None:
         self.rasa = rasa_store
@@ -94,8 +96,11 @@ def test_forget_erases_one_conversation_and_nothing_else(conversations):
     assert conversations.events("web-session-b") == 3
     if conversations.url.endswith(".db"):  # SQLite: not left behind in the file's free pages
         # (Debian's SQLite zeroes deleted content by default; the store asks for it on every
-        # connection, so another build does too.)
-        assert b"215 555 0123" not in Path(conversations.url).read_bytes()
+        # connection, so another build does too), nor in the log of what was written.
+        database = Path(conversations.url)
+        assert b"215 555 0123" not in database.read_bytes()
+        log = database.with_name(database.name + "-wal")
+        assert not log.exists() or b"215 555 0123" not in log.read_bytes()
 
 
 def test_the_command_line_purges_with_the_configured_retention(conversations, capsys):

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -52,6 +56,50 @@ def test_the_launcher_and_make_chat_serve_through_the_fix() -> None:
     shell = shell_command(settings, "conv-1", settings.credentials)
     assert shell[1:4] == ["-m", "bot.runtime.rasa_fixes", "shell"]
     assert shell[-2:] == ["--conversation-id", "conv-1"]
+
+
+# Runs rasa_fixes.main with Rasa's own command line replaced, then prints the thread settings.
+_THREADS_AFTER_MAIN = """
+import json, sys
+from unittest import mock
+import rasa.__main__
+from bot.runtime import rasa_fixes
+sys.argv = ["rasa", sys.argv[1]]
+with mock.patch.object(rasa.__main__, "main", lambda: None):
+    rasa_fixes.main()
+import tensorflow as tf
+from threadpoolctl import threadpool_info
+threading = tf.config.threading
+print(json.dumps({
+    "tensorflow": [
+        threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()
+    ],
+    "blas": [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"],
+}))
+"""
+
+
+def _threads_after_main(command: str) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(launcher.ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", _THREADS_AFTER_MAIN, command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_a_server_keeps_tensorflow_and_blas_to_one_thread_and_training_does_not() -> None:
+    served = _threads_after_main("run")
+    assert served["tensorflow"] == [1, 1]
+    assert served["blas"] and set(served["blas"]) == {1}
+    trained = _threads_after_main("train")
+    assert trained["tensorflow"] == [0, 0]  # TensorFlow's default: its own choice per machine
+    if (os.cpu_count() or 1) > 1:
+        assert max(trained["blas"], default=0) > 1
 
 
 def test_an_api_token_starting_with_a_dash_reaches_rasa_whole(monkeypatch: pytest.MonkeyPatch):

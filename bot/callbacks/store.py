@@ -26,10 +26,8 @@ import logging
 import os
 import re
 import secrets
-import sqlite3
 import stat
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -66,7 +64,7 @@ from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql import Select
 
 from bot.center.config import ConfigError, requests_db_url
-from bot.database import create_tables
+from bot.database import create_tables, use_wal
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +88,6 @@ DELIVERY_PENDING, DELIVERED, DELIVERY_FAILED = "pending", "delivered", "failed"
 # from an e-mail cannot be confused (and `normalise_reference` reads O as 0, I and L as 1).
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _REFERENCE_TRIES = 5
-# Seconds a new SQLite file waits for the other processes opening it to let it switch to WAL.
-WAL_SWITCH_WAIT = 10.0
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Free-text fields and their longest accepted length; a longer value is refused, not cut.
@@ -400,28 +396,11 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     """WAL lets the staff command line read while the service writes; FULL sync loses nothing."""
     cursor = connection.cursor()
     try:
-        _use_wal(cursor)
+        use_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
-
-
-def _use_wal(cursor: Any) -> None:
-    """Switches a new database file to WAL (the mode is kept in the file: once is enough).
-
-    The switch needs the file to itself, and SQLite refuses it at once, without waiting, while
-    another process's first connection holds a lock (the Rasa server and its action server
-    opening a new file together): then it is tried again for a few seconds.
-    """
-    deadline = time.monotonic() + WAL_SWITCH_WAIT
-    while cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def _joined() -> Select:

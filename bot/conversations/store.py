@@ -27,7 +27,7 @@ from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.runtime.tracker_store import delete_conversation, overwrite_deleted_content
+from bot.runtime.tracker_store import delete_conversation, drop_logged_copies, sqlite_settings
 
 EVENTS = SQLTrackerStore.SQLEvent.__table__
 
@@ -61,7 +61,7 @@ class ConversationStore:
             )
         except (SQLAlchemyError, ImportError, ValueError) as error:
             raise ConversationStoreError(f"cannot open the conversation store: {error}") from None
-        overwrite_deleted_content(self._engine)
+        sqlite_settings(self._engine)
 
     def close(self) -> None:
         """Releases the database connections."""
@@ -81,14 +81,20 @@ class ConversationStore:
             senders = db.execute(sa.select(sa.func.count()).select_from(stale.subquery()))
             conversations = int(senders.scalar_one())
             deleted = db.execute(sa.delete(EVENTS).where(EVENTS.c.sender_id.in_(stale)))
-            return Purged(conversations, int(deleted.rowcount or 0))
+            purged = Purged(conversations, int(deleted.rowcount or 0))
+        if purged.events:
+            drop_logged_copies(self._engine)
+        return purged
 
     def forget(self, sender_id: str) -> int:
         """Deletes one conversation; the number of events deleted (0: nothing was stored)."""
         with self.transaction() as db:
             if db is None:
                 return 0
-            return delete_conversation(db, sender_id)
+            deleted = delete_conversation(db, sender_id)
+        if deleted:
+            drop_logged_copies(self._engine)
+        return deleted
 
     def event_count(self, sender_id: str) -> int:
         """How many events one conversation has (for staff checks and tests)."""

@@ -9,9 +9,9 @@ features with scipy's `hstack`/`vstack`, whose format checks cost more than the 
 (2.9 ms a message). One message's features are joined as a dense row instead; scikit-learn
 computes the same probabilities from it. Several messages at once (training's own pass over
 its examples) keep Rasa's sparse matrix, which a dense copy would multiply in memory.
-A dense row's product goes to OpenBLAS, whose worker threads spin between calls: a server that
-loads the classifier limits BLAS to the calling thread (`load`), which kept about 90 ms of CPU
-a message from being spun away on this 2-core machine (bench/README.md).
+A dense row's product goes to OpenBLAS, whose worker threads spin between calls: a server keeps
+BLAS to the calling thread (bot.runtime.serving), which kept about 90 ms of CPU a message from
+being spun away on this 2-core machine (bench/README.md).
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
-from threadpoolctl import threadpool_limits
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -47,19 +45,6 @@ class TunedLogisticRegressionClassifier(LogisticRegressionClassifier):
     ) -> None:
         super().__init__(config, name, model_storage, resource)
         self.clf.set_params(C=float(self.config["C"]))
-
-    @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> TunedLogisticRegressionClassifier:
-        """Rasa's load, for serving: BLAS on the calling thread only, for the whole process."""
-        threadpool_limits(limits=1, user_api="blas")
-        return super().load(config, model_storage, resource, execution_context, **kwargs)
 
     def _create_X(self, messages: list[Message]) -> Any:  # noqa: N802 (Rasa's name)
         """One message: its sentence features as one dense row; several: Rasa's sparse matrix."""

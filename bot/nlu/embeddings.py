@@ -87,25 +87,6 @@ class SentenceEncoder:
         return vectors
 
 
-def serve_on_one_thread() -> None:
-    """TensorFlow's kernels on one thread, when a server loads the model.
-
-    A served message is one short sentence. Spreading its small products over TensorFlow's
-    thread pools saved about 1 ms of its 17 ms but cost about 7 ms more CPU, spun away on the
-    core that the rest of the server needs (bot.runtime.nlu_worker runs the graph beside the
-    event loop): the server's CPU a message fell from 49.5 to 39.6 ms at 10 msg/s
-    (bench/README.md). Training embeds batches and keeps TensorFlow's default. This must
-    run before TensorFlow's first operation; if one ran earlier, the default stays.
-    """
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError as error:  # TensorFlow's context exists already
-        logger.warning("TensorFlow keeps its default threads: %s", error)
-
-
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     """Adds the all-MiniLM-L6-v2 sentence embedding of each message's text as dense features."""
@@ -143,19 +124,6 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     ) -> SentenceEmbeddingFeaturizer:
         """Loads the encoder (the model is read from its folder, not stored in Rasa's model)."""
         return cls(config, execution_context.node_name)
-
-    @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> SentenceEmbeddingFeaturizer:
-        """Loads the encoder to serve, TensorFlow on one thread (`serve_on_one_thread`)."""
-        serve_on_one_thread()
-        return cls.create(config, model_storage, resource, execution_context)
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Adds a sentence feature to every message that has text."""

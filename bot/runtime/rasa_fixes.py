@@ -20,7 +20,8 @@ through here, so the fixes hold everywhere:
 6. `--logging-config-file` (the JSON lines of the production profile) holds: Rasa 3.6 applies
    the file, then installs its coloured console handler over it (`keep_logging_config`).
 7. Speed: the NLU graph runs in a worker thread instead of on the event loop, so the server
-   answers other conversations while a message is read (`bot.runtime.nlu_worker`).
+   answers other conversations while a message is read (`bot.runtime.nlu_worker`); a server
+   (`rasa run`) keeps TensorFlow and BLAS to one thread each (`bot.runtime.serving`).
 8. Speed: every stored event read back is turned into its class by `Event.resolve_by_type`,
    which walks all of Event's subclasses each time; the class is looked up once per type name
    (`resolve_event_type`). Unknown names still get Rasa's answer (its default, or its error).
@@ -44,7 +45,7 @@ from rasa.shared.utils.common import all_subclasses
 from rasa.utils import io as rasa_io
 from rasa.utils.common import configure_logging_from_file
 
-from bot.runtime import metrics, nlu_worker
+from bot.runtime import metrics, nlu_worker, serving
 from bot.runtime.language_slot import ExtractSlotsAndLanguage
 from bot.runtime.launcher import API_TOKEN_ENV
 from bot.runtime.session_start import SessionStartWithDisclaimer
@@ -128,6 +129,8 @@ def main() -> None:
     from rasa.__main__ import main as rasa_main
 
     apply_fixes()
+    if sys.argv[1:2] == ["run"]:
+        serving.one_thread_each()
     _token_from_environment(sys.argv)
     keep_logging_config(sys.argv)
     rasa_main()
