@@ -66,6 +66,8 @@ SESSION_INDEX = "ix_events_sender_type_timestamp"
 # A personal value this short ("US", "am") is too common a string to look for in answers.
 _SHORTEST_SEARCHED = 3
 _FORM_ENDS = frozenset({SUBMIT_ACTION, CANCEL_ACTION})
+# Milliseconds the checkpoint after a deletion waits for a reader before leaving it for later.
+CHECKPOINT_WAIT_MS = 200
 # SQLite's names for a database in memory, which lives as long as its one connection.
 _IN_MEMORY = frozenset({None, "", ":memory:"})
 
@@ -341,15 +343,22 @@ def sqlite_settings(engine: Engine) -> None:
 def drop_logged_copies(engine: Engine) -> None:
     """On SQLite, copies the log into the file and empties it, with what was forgotten in it.
 
-    A staff review reading at that moment keeps the log's pages it reads: then they go at the
-    next checkpoint that finds no reader (SQLite checkpoints by itself every 1000 pages), as
-    they do when the checkpoint fails: what was asked, the deletion, is done and stays done.
+    The checkpoint waits for readers, on the server's event loop, so it waits briefly
+    (`CHECKPOINT_WAIT_MS`). A staff review reading at that moment keeps the log's pages it
+    reads: then they go at the next checkpoint that finds no reader (SQLite checkpoints by
+    itself every 1000 pages), as they do when the checkpoint fails: what was asked, the
+    deletion, is done and stays done.
     """
     if engine.dialect.name != "sqlite":
         return
     try:
         with engine.connect() as db:
-            db.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            waited = db.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
+            db.exec_driver_sql(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+            try:
+                db.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                db.exec_driver_sql(f"PRAGMA busy_timeout = {int(waited)}")
     except SQLAlchemyError as error:
         logger.warning("the log keeps deleted pages until a later checkpoint: %s", error)
 
