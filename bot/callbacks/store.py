@@ -64,7 +64,7 @@ from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql import Select
 
 from bot.center.config import ConfigError, requests_db_url
-from bot.database import create_tables, use_wal
+from bot.database import create_tables, durable_wal
 
 logger = logging.getLogger(__name__)
 
@@ -394,13 +394,7 @@ def _private_file(path: Path) -> None:
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     """WAL lets the staff command line read while the service writes; FULL sync loses nothing."""
-    cursor = connection.cursor()
-    try:
-        use_wal(cursor)
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-    finally:
-        cursor.close()
+    durable_wal(connection, "PRAGMA foreign_keys=ON")
 
 
 def _joined() -> Select:

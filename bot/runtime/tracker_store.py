@@ -52,7 +52,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from bot.callbacks.form import CANCEL_ACTION, FORM, PERSONAL_SLOTS, SUBMIT_ACTION
-from bot.database import hold_schema_lock, use_wal
+from bot.database import durable_wal, hold_schema_lock
 
 logger = logging.getLogger(__name__)
 
@@ -331,13 +331,7 @@ def sqlite_settings(engine: Engine) -> None:
 
     @sqlalchemy.event.listens_for(engine, "connect")
     def _settings(connection: Any, _: Any) -> None:
-        cursor = connection.cursor()
-        try:
-            use_wal(cursor)
-            cursor.execute("PRAGMA synchronous = FULL")
-            cursor.execute("PRAGMA secure_delete = ON")
-        finally:
-            cursor.close()
+        durable_wal(connection, "PRAGMA secure_delete = ON")
 
 
 def drop_logged_copies(engine: Engine) -> None:
