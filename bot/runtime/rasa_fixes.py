@@ -25,6 +25,8 @@ through here, so the fixes hold everywhere:
 8. Speed: every stored event read back is turned into its class by `Event.resolve_by_type`,
    which walks all of Event's subclasses each time; the class is looked up once per type name
    (`resolve_event_type`). Unknown names still get Rasa's answer (its default, or its error).
+9. Speed: RulePolicy's search for the applicable rules starts from the rules of the latest
+   intent instead of checking all of them (`bot.runtime.rule_index`); the same rules are found.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from rasa.shared.utils.common import all_subclasses
 from rasa.utils import io as rasa_io
 from rasa.utils.common import configure_logging_from_file
 
-from bot.runtime import metrics, nlu_worker, serving
+from bot.runtime import metrics, nlu_worker, rule_index, serving
 from bot.runtime.language_slot import ExtractSlotsAndLanguage
 from bot.runtime.launcher import API_TOKEN_ENV
 from bot.runtime.session_start import SessionStartWithDisclaimer
@@ -122,6 +124,7 @@ def apply_fixes() -> None:
     Event.resolve_by_type = staticmethod(resolve_event_type)
     metrics.install()
     nlu_worker.install()
+    rule_index.install()
 
 
 def main() -> None:
