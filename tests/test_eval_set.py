@@ -13,6 +13,7 @@ from bench.eval import (
     SECOND_SET,
     SPANISH_SECOND_SET,
     SPANISH_SET,
+    SPANISH_THIRD_SET,
     Case,
     figures,
     load_set,
@@ -62,7 +63,9 @@ def test_the_second_set_is_new_and_covers_every_part(blind, domain):
     assert len(second) >= 250
 
 
-@pytest.mark.parametrize("path", [SPANISH_SET, SPANISH_SECOND_SET], ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "path", [SPANISH_SET, SPANISH_SECOND_SET, SPANISH_THIRD_SET], ids=lambda path: path.name
+)
 def test_the_spanish_sets_are_spanish_new_and_cover_every_part(blind, domain, path):
     spanish = load_set(path)
     others = [p for p in EVAL_SETS if p != path]

@@ -266,13 +266,77 @@ def test_safety_net_sets_aside_an_emergency_told_as_history_for_the_next_intent(
     }
 
 
-def test_safety_net_never_sets_aside_a_crisis_the_classifier_read():
-    message = _message("no es una emergencia, solo quiero saber de los ensayos", "crisis", 0.6)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no es una emergencia, solo quiero dormir y ya",
+        "some days i think they would manage without me",
+        "what is the room like, i just want all of this to be over",
+    ],
+)
+def test_safety_net_keeps_a_crisis_with_any_word_of_a_danger_to_a_life(text):
+    assert safety.detect(text) is None
+    message = _message(text, "crisis", 0.6)
     SafetyNet().process([message])
     assert message.get(INTENT) == {"name": "crisis", "confidence": 0.6}
+
+
+def test_safety_net_sets_aside_a_crisis_with_no_word_of_one():
+    # Read as a crisis by the classifier from its shape (an upper-case "QUIERO ...").
+    message = _ranked("QUIERO CAMBIAR MI PLAN DEL CELULAR", ("crisis", 0.74), ("distress", 0.1))
+    SafetyNet(threshold=0.4).process([message])
+    assert message.get(INTENT) == {
+        "name": "nlu_fallback",
+        "confidence": 0.4,
+        "source": "safety_net:crisis_set_aside",
+    }
+
+
+def test_safety_net_sets_aside_a_distress_with_no_word_of_a_feeling_and_never_for_distress():
+    # The answer to the form's relationship question, read as distress (i'm ~ "estoy ...").
+    message = _ranked("i'm her father", ("distress", 0.5), ("greet", 0.38))
+    SafetyNet(threshold=0.4).process([message])
+    assert message.get(INTENT)["name"] == "nlu_fallback"
+    message = _ranked("im his mom", ("distress", 0.5), ("greet", 0.45))
+    SafetyNet(threshold=0.4).process([message])
+    assert message.get(INTENT)["name"] == "greet"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i'm her father and i'm so scared",
+        "estoy muy nerviosa, ¿qué es la quimio puente?",
+        "no sé qué hacer",
+        "i feel like i'm drowning",
+        "me siento impotente",
+    ],
+)
+def test_safety_net_keeps_a_distress_with_any_word_of_a_feeling(text):
+    message = _message(text, "distress", 0.6)
+    SafetyNet().process([message])
+    assert message.get(INTENT) == {"name": "distress", "confidence": 0.6}
 
 
 def test_safety_net_falls_back_at_the_fallback_classifiers_threshold():
     pipeline = yaml.safe_load((paths.ROOT / "config.yml").read_text())["pipeline"]
     threshold = {step["name"]: step.get("threshold") for step in pipeline}
     assert threshold["bot.nlu.safety_net.SafetyNet"] == threshold["FallbackClassifier"]
+
+
+def _training_examples(intent: str) -> list[str]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(paths.ROOT / "data" / "nlu"))
+    return [m.get(TEXT) for m in data.intent_examples if m.get(INTENT) == intent]
+
+
+@pytest.mark.parametrize(
+    ("intent", "unfounded"),
+    [("crisis", safety.crisis_unfounded), ("distress", safety.distress_unfounded)],
+)
+def test_no_crisis_or_distress_the_model_learnt_would_be_set_aside(intent, unfounded):
+    # The words the net looks for must cover every way of saying it the classifier was taught.
+    examples = _training_examples(intent)
+    assert len(examples) > 100
+    assert [text for text in examples if unfounded(text)] == []

@@ -87,6 +87,16 @@ from bot.nlu import safety
         # History taken back by something happening today.
         ("tuvo una convulsión en 2021 y hoy otra vez", "emergency"),
         ("tuvo convulsiones en 2021, hoy quiero llevarlo porque está convulsionando", "emergency"),
+        # Breathing that stopped, or is still bad, beside words of breathing that has eased.
+        ("ya no respira", "emergency"),
+        ("ya no respria", "emergency"),
+        ("ya no respira bien", "emergency"),
+        ("no sé si le falta el aire", "emergency"),
+        # A fever denied "since", or come down, that is back or still shows.
+        ("sin fiebre desde el lunes pero hoy tiene 38.5", "fever"),
+        ("tiene fiebre desde ayer", "fever"),
+        ("la fiebre bajó pero sigue con escalofríos", "fever"),
+        ("tuvo una convulsión en 2021 y le volvió hoy", "emergency"),
     ],
 )
 def test_spanish_danger_escalates(text, expected):
@@ -140,6 +150,18 @@ def test_spanish_danger_escalates(text, expected):
         # A parent's own question about the isolation room.
         "¿mi hijo estará mejor sin mí en el cuarto del MIBG?",
         "que se queden sin mí un rato mientras voy al baño",
+        # Breathing trouble that has eased, a fever denied "since" a day or come down, a seizure
+        # of a year that has not come back.
+        "ya no respira agitado, era un catarro",
+        "ya no respira con dificultad como anoche, ¿qué tratamientos hay?",
+        "ya no le falta el aire, fue un resfriado. quien es el equipo?",
+        "sin calentura desde el lunes. que pruebas hacen?",
+        "no tiene fiebre desde el martes, pregunta sobre la cita",
+        "ya está sin fiebre desde el sábado. ¿Cómo encuentran una recaída?",
+        "la fiebre bajó el sábado y sigue bien. como se prepara a un niño para el mibg?",
+        "ya no tiene la temperatura alta de la semana pasada",
+        "su convulsión del 2020 no ha vuelto a pasar, ¿cómo es la consulta?",
+        "tuvo convulsiones en 2021 y nunca más le volvió a dar",
     ],
 )
 def test_calm_spanish_does_not_escalate(text):
@@ -153,6 +175,9 @@ def test_calm_spanish_does_not_escalate(text):
         "hace 3 dias fuimos a urgencias por fiebre, ya esta bien",
         "tiene calor por la cobija, le tome la temp y esta normal 36.9",
         "temp was 98.6 this morning, when is the scan",
+        # A temperature come down: no fever word, and no temperature word left.
+        "gracias, ya se le bajó la temperatura y nos mandaron a casa ayer",
+        "ya se le normalizó la temperatura y le dieron de alta el jueves",
     ],
 )
 def test_a_fever_with_no_sign_of_one_now_is_unfounded(text):
@@ -187,6 +212,8 @@ def test_a_fever_with_any_sign_of_one_stands(text):
         "tuvo una convulsión en 2022, ¿qué es la fase 1 de un ensayo?",
         "hace un año se desmayó cuando le sacaron sangre, ¿le pueden dar algo para los nervios?",
         "seizure in 2019, none since. what is mibg",
+        # A fever that is over is no emergency either.
+        "la calentura se le quitó el jueves y ya está bien; ahora quiero preguntar por el cuarto",
     ],
 )
 def test_an_emergency_said_to_be_none_or_over_is_unfounded(text):

@@ -4,9 +4,11 @@ The NLU classifier recognises emergencies, fevers and crises from examples, but 
 miss a phrasing it has not seen. Missing "he stopped breathing" is far worse than a false alarm,
 so these patterns are checked on every message, on every channel, in every conversation state
 (see `bot.nlu.safety_net`), and they can only raise the severity of what the classifier said.
-The exceptions are `fever_unfounded` and `emergency_unfounded`: the classifier's fever or
-emergency in a message that explains it away ("tiene 39 meses", a normal 36.8, a fever or a
-seizure that is over, "no es una emergencia") and shows no sign of one is set aside.
+The exceptions are the `*_unfounded` checks: the classifier's fever or emergency in a message
+that explains it away ("tiene 39 meses", a normal 36.8, a fever or a seizure that is over, "no
+es una emergencia") and shows no sign of one is set aside, and so is its crisis or distress in a
+message with not one of the broad words of a danger to a life or of a feeling ("i'm her father",
+"QUIERO CAMBIAR MI PLAN DEL CELULAR").
 
 A false alarm is a defect too: it breaks the callback form and teaches parents to ignore the
 answer. So the patterns are precise where words have calm meanings:
@@ -36,11 +38,12 @@ PATTERN_SOURCE = "safety_patterns"
 EMERGENCY = "emergency"
 CRISIS = "crisis"
 FEVER = "fever"
+DISTRESS = "distress"
 
 # Most severe first: a message that matches several gets the most urgent answer.
 SEVERITY: dict[str, int] = {EMERGENCY: 3, CRISIS: 2, FEVER: 1}
 # Every intent whose answer is an escalation (distress is left to the classifier: no pattern).
-SAFETY_INTENTS = frozenset({*SEVERITY, "distress"})
+SAFETY_INTENTS = frozenset({*SEVERITY, DISTRESS})
 
 _FLAGS = regex.IGNORECASE
 
@@ -59,6 +62,11 @@ _FIEBRE = r"(?:(?:fiebres?){s<=1}|fievre|fiebe|fierbe|fibre(?= de| alta| muy))"
 _CONVULSION_ES = (
     r"(?:(?:convulsion|convulsiones|convulsionando|convulsiona|convulsiono){e<=1}"
     r"|combulsion(?:es)?|comvulsion(?:es)?|convulcion(?:es)?)"
+)
+# How breathing was that has eased: "ya no respira agitado / con dificultad / tan rápido".
+_BREATHING_EASED = (
+    r"(?:con (?:dificultad|esfuerzo|ruido|silbido)|agitad[oa]|rapido|tan (?:rapido|agitad[oa])"
+    r"|entrecortad[oa]|como (?:ayer|anoche|antes))"
 )
 _NOT = r"(?:not|isn'?t|isnt|stopped|stop|no longer|cant|can'?t|cannot|can not|wont|won'?t)"
 _GREY = r"(?:blue|grey|gray|purple|bluish|greyish|grayish)"
@@ -104,10 +112,15 @@ EMERGENCY_PATTERN = _words(
     # Spanish, with and without accents, one typing error allowed in the longer words.
     # The text is folded first (lower case, no accents: bot.nlu.language.fold), so these are
     # written without accents and match "está" and "esta" alike.
-    r"no (?:puede |esta |está )?(?:respira|respirar|respirando){e<=1}",
+    # "Ya no respira agitado" is a breathing trouble that is over; "ya no respira" is not.
+    r"(?<!\bya )no (?:puede |esta |está )?(?:respira|respirar|respirando){e<=1}",
+    # (The typing error is a letter: an inserted space would step past the look-ahead.)
+    rf"\bya no (?:puede |esta |está )?(?:respira|respirar|respirando){{e<=1:[a-z]}}"
+    rf"(?! {_BREATHING_EASED})",
     r"no (?:puede |esta )?(?:respria|resipra|respiar|repsira|respra)\w*",
     r"dej[oó] de (?:respirar){e<=1}",
-    r"(?:le )?(?:cuesta|costando|falta|faltando) (?:mucho )?(?:respirar|el aire|aire)",
+    r"(?<!\bno )(?<!\bno le )(?:le )?(?:cuesta|costando|falta|faltando) (?:mucho )?"
+    r"(?:respirar|el aire|aire)",
     r"no (?:le )?entra (?:el )?aire",
     _CONVULSION_ES,
     r"(?:crisis convulsiva|ataque epileptico)",
@@ -288,10 +301,15 @@ PATTERNS: dict[str, regex.Pattern[str]] = {
 # "se ve rojito pero no tiene fiebre", takes nothing back), and never "no fever reducer", so
 # that a fever that came down and returned still escalates; a temperature always counts.
 _NO_FEVER = _words(
-    r"(?:no|without(?: a| any)?) fevers?(?=\s*(?:[,.;!]|$|and\b|or\b|just\b))",
-    r"(?:sin|no (?:tiene|tuvo|ha tenido|hay)) fiebre(?=\s*(?:[,.;!]|$|y\b|o\b|ni\b|solo\b))",
+    r"(?:no|without(?: a| any)?) fevers?(?=\s*(?:[,.;!]|$|and\b|or\b|just\b|since\b))",
+    r"(?:sin|no (?:tiene|tuvo|ha tenido|hay)) (?:fiebre|calentura)"
+    r"(?=\s*(?:[,.;!]|$|y\b|o\b|ni\b|solo\b|desde\b))",
     r"ni (?:tiene|tuvo|ha tenido) fiebre(?=\s*(?:[,.;!?]|$|y\b|o\b))",
-    r"ya no (?:tiene|tuvo|hay) (?:fiebre|calentura)",
+    r"ya no (?:tiene|tuvo|hay) (?:fiebre|calentura|(?:la )?temperatura(?: alta)?)",
+    # A fever or a temperature come down: "se le normalizó la temperatura", "la fiebre bajó".
+    r"(?<!no )(?:ya )?se le (?:bajo|quito|normalizo|fue) la (?:fiebre|calentura|temperatura)",
+    r"(?:la )?(?:fiebre|calentura|temperatura) (?:ya )?(?:se le )?"
+    r"(?:bajo|se fue|se quito|cedio|se normalizo|esta normal)",
 )
 _FEVER_AGAIN = _words(
     r"but",
@@ -308,7 +326,7 @@ _FEVER_AGAIN = _words(
     r"regreso",
     r"ahora",
     r"todavia",
-    r"sigue",
+    r"sigue(?! (?:bien|normal|mejor|sin))",
 )
 
 
@@ -339,7 +357,9 @@ _HISTORY = _words(
     r"(?: now)?",
     r"back to normal",
     # Spanish.
-    r"en (?:19|20)\d\d",
+    r"(?:en|de|del) (?:19|20)\d\d",
+    r"no (?:se )?ha vuelto a (?:pasar|dar|repetir)|no se ha repetido",
+    r"nunca mas (?:le )?(?:dio|paso)",
     r"en (?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre"
     r"|noviembre|diciembre)",
     r"(?:la vez|el dia|el fin de semana) pasad[oa]|la ultima vez",
@@ -403,7 +423,7 @@ _NOW = _words(
     r"acaba de",
     r"hace (?:\d+|unos|unas|un|una) (?:minutos?|horas?|rato)",
     r"sigue (?:con|teniendo)",
-    r"(?:le )?(?:volvio|regreso)",
+    r"(?<!\bno )(?<!\bno le )(?<!nunca mas )(?<!nunca mas le )(?:le )?(?:volvio|regreso)",
     # A fever now, as "has a fever" above ("tiene fiebre, en mayo empieza el ensayo").
     r"(?<!no )(?:tiene|tengo|esta con|anda con) (?:mucha |una |un poco de )?"
     r"(?:fiebre|calentura|temperatura)",
@@ -506,6 +526,7 @@ def fever_unfounded(text: str) -> bool:
         normal
         or bool(_NOT_A_TEMPERATURE.search(folded))
         or bool(_FEVER_WORD.search(folded) and not _FEVER_WORD.search(rest))
+        or bool(_TEMPERATURE_WORD.search(folded) and not _TEMPERATURE_WORD.search(rest))
     )
     signs = _fever(rest) or _FEVER_SIGNS.search(rest)
     return explained and not signs and (normal or not _TEMPERATURE_WORD.search(rest))
@@ -543,7 +564,6 @@ _EMERGENCY_SIGNS = _words(
     r"eyes? (?:roll\w*|back)|ojos? (?:para atras|en blanco|volteados?|torcidos?)",
     r"pale|palid[oa]|limp|floj[oa]|lethargic|letargic[oa]",
 )
-_SEIZURE_OR_FAINT_WORD = _words(*_SEIZURE_OR_FAINT)
 
 
 def emergency_unfounded(text: str) -> bool:
@@ -551,13 +571,86 @@ def emergency_unfounded(text: str) -> bool:
 
     Called only when no emergency pattern matched. The classifier reads "es una pregunta, no
     una emergencia" or "tuvo una convulsión en 2022, ¿qué es la fase 1?" as an emergency from
-    its words. Its emergency is set aside only when the message says it is none, or its only
-    danger is a seizure or a faint told as history (as `detect` reads it), and no word of a
-    danger now is in it: breathing, colour, bleeding, waking, swallowing, a fall, pain,
-    shaking, limpness. Otherwise it stands.
+    its words, and "la calentura se le quitó el jueves" from its fever. Its emergency is set aside
+    only when the message says it is none, or its only danger is a seizure, a faint or a fever
+    told as history (as `detect` reads it), and no word of a danger now is in it: breathing,
+    colour, bleeding, waking, swallowing, a fall, pain, shaking, limpness. Otherwise it stands.
     """
     folded = fold(text or "")
     explained = bool(_NOT_AN_EMERGENCY.search(folded)) or (
-        _told_as_history(folded) and bool(_SEIZURE_OR_FAINT_WORD.search(folded))
+        _told_as_history(folded) and bool(_HISTORY_PRONE.search(folded))
     )
     return explained and not _EMERGENCY_SIGNS.search(folded)
+
+
+# Words without which a message tells of no feeling: the classifier's distress needs one of them.
+# Broad on purpose (a feeling is said in many ways): only a message with none of these is
+# second-guessed, as "i'm her father" typed into the form, which the classifier read as
+# distress from how close "i'm" is to "estoy ...".
+_FEELING_WORDS = _words(
+    r"scar\w*|afraid|fright\w*|terrif\w*|fear\w*|worr\w*|anxi\w*|panic\w*|nerv\w*|stress\w*",
+    r"overwhelm\w*|cop(?:e|ing)|handle|deal|take (?:it|this|any)|breaking|broken|break down",
+    r"breakdown|fall\w* apart|cry\w*|crie\w*|tears?|sob\w*|devastat\w*|desperat\w*|hope\w*",
+    r"helpless|lost|alone|lonely|exhaust\w*|tired|numb|sad\w*|heart\w*|depress\w*|upset",
+    r"struggl\w*|hard|tough|losing|mind|sleep\w*|shak\w*|hurt\w*|pain\w*|nightmare|shock\w*",
+    r"angry|anger|mad|guilt\w*|blame\w*|freak\w*|mess|wreck\w*|help|pray\w*|god|strength",
+    r"strong|weak|awful|terrible|horrible|numb|empty|dark|can'?t|cant|cannot|no one|nobody",
+    r"miedo\w*|asust\w*|aterr\w*|espant\w*|preocup\w*|angust\w*|ansi\w*|panico|desesper\w*",
+    r"estres\w*|agobi\w*|abrumad\w*|llor\w*|lagrimas?|trist\w*|deprim\w*|depresi\w*",
+    r"destroz\w*|deshech\w*|devastad\w*|perdid[oa]s?|sol[oa]s?|solit[oa]s?|soledad",
+    r"cansad[oa]s?|cansancio|agotad[oa]s?|no (?:puedo|aguanto|soporto)|ayud\w*|dios\w*",
+    r"reza\w*|orar|fuerzas?|derrumb\w*|quebr\w*|rot[oa]s?|alma|corazon|pesadilla\w*",
+    r"culpa\w*|enoj\w*|rabia|impotencia|esperanza\w*|hilo|dur[oa]|dificil|shock|vacio",
+    r"mal|fatal|horrible|terrible|sufr\w*|dolor\w*|duele|nadie|locura|loc[oa]",
+    r"feel\w*|felt|crazy|too much|keep going|holding|brave|crumbl\w*|spin\w*|calm\w*",
+    r"fail\w*|ok|okay|get through|broke|fumes|drown\w*|worn|crush\w*|myself|snap\w*",
+    r"sient\w*|siento|demasiad[oa]|limite|desmoron\w*|entumec\w*|ahog\w*|impoten\w*",
+    r"tembl\w*|enter[oa]|fuerte|romp\w*|aplast\w*|que hacer|pedazos|podemos|puedo",
+    r"fall[eo]\w*|tranquil\w*|bien|aguant\w*|duerm\w*|dorm\w*",
+    # The longer ones with a typing error ("scaired", "meido", "preocupda").
+    r"(?:scared|afraid|worried|anxious|terrified|panicking|nervous|overwhelmed|exhausted){e<=1}",
+    r"(?:miedo|asustad[oa]|preocupad[oa]|nerviosa?o?|angustiad[oa]|desesperad[oa]){e<=1}",
+    r"(?:aterrad[oa]|cansad[oa]|agotad[oa]|tristeza|llorando){e<=1}|meido|mideo|mieod",
+)
+# Words without which a message tells of no danger to a life: the classifier's crisis needs one.
+# Broader still: dying, harm, means, disappearing, giving up, a life, a burden, "forever".
+_CRISIS_WORDS = _words(
+    r"die|dying|died|dead|death|deth|kill\w*|suicid\w*|sucid\w*|end\w*|live\w*|living|life",
+    r"alive|harm\w*|hurt\w*|cut\w*|pills?|overdos\w*|od|jump\w*|bridge|gun|knife|rope",
+    r"hang\w*|disappear\w*|gone|vanish\w*|better off|without me|burden|no point|no reason",
+    r"give up|giving up|go on|wake up|forever|be here|join|heaven|anymore|any more|quit",
+    r"done|over|no more|leave|leaving|nobody|no one|miss me|world|escape|enough|away",
+    r"mor\w*|muer\w*|mat\w*|suicid\w*|vida|vivir|viv[oa]s?|acab\w*|termin\w*|desaparec\w*",
+    r"irme|para siempre|pastillas?|sobredosis|dano\w*|lastim\w*|cort\w*|tir\w*|salt\w*",
+    r"puente|soga|colg\w*|arma|pistola|cuchillo|sentido|vale la pena|rend\w*|mas|carga",
+    r"estorbo|sin mi|despert\w*|dorm\w*|descans\w*|estar aqui|cielo|nadie|extran\w*|fin",
+    r"final|segui\w*|existir|aguant\w*|lejos|escap\w*|basta|harta?o?",
+    r"driv\w*|wall|burn\w*|purpose|myself|hit|bruis\w*|goodbye|exist\w*|stop\w*",
+    r"estrell\w*|muro|da[nñ]o\w*|quem\w*|proposito|despedida|mur\w*|hacerme|hacerse",
+    r"mismo|misma|golpe\w*|adios|(?:suicid\w*){e<=1}|brinc\w*|cartas?|letters?|no estoy",
+    r"not be here|not here|ultimo piso|azotea|techo|roof|top floor|balcon\w*",
+    # The longer ones with a typing error ("suicde", "morirme", "matrme").
+    r"(?:suicide|myself|dying|death|morir(?:me)?|muerte|matarme|vivir|desaparecer){e<=1}",
+)
+
+
+def distress_unfounded(text: str) -> bool:
+    """Whether the distress a classifier read in the text has no word of a feeling to stand on.
+
+    Called only when no pattern matched. A message with no word of fear, worry, sadness,
+    tiredness, coping, crying or asking for help, in either language, is not distress: its
+    distress is a near neighbour of the classifier's examples ("i'm her father").
+    """
+    folded = fold(text or "")
+    return not _FEELING_WORDS.search(folded) and not _CRISIS_WORDS.search(folded)
+
+
+def crisis_unfounded(text: str) -> bool:
+    """Whether the crisis a classifier read in the text has no word of a danger to a life.
+
+    Called only when no pattern matched. The classifier reads "QUIERO CAMBIAR MI PLAN DEL
+    CELULAR" or a question on who may visit during MIBG as a crisis, from their shape. Only a
+    message with none of the broad words of dying, harm, means, disappearing, giving up, a life
+    or a burden is set aside: any one of them keeps the crisis.
+    """
+    return not _CRISIS_WORDS.search(fold(text or ""))

@@ -5,15 +5,18 @@ matches an emergency pattern is still answered as an emergency, whatever the con
 doing, including inside a form.
 
 It corrects the classifier in one direction only otherwise: a fever the classifier read in a
-message with no sign of a fever now ("tiene 39 meses", a normal 36.9, a fever that is over), or
-an emergency in a message that says it is none or tells only of a seizure or a faint that is
-over, with no word of a danger now, is a false alarm that would break the callback form. The
-message gets the classifier's next intent instead (or the fallback, when that one is not
-confident). A crisis the classifier read is never lowered, nor anything a pattern found.
+message with no sign of a fever now ("tiene 39 meses", a normal 36.9, a fever that is over), an
+emergency in a message that says it is none or tells only of a seizure or a faint that is over,
+with no word of a danger now, and a crisis or a distress in a message without a single one of
+the broad words of a danger to a life or of a feeling (`safety.crisis_unfounded`,
+`safety.distress_unfounded`: "i'm her father" in the form), are false alarms that would break
+the callback form. The message gets the classifier's next intent instead (or the fallback, when
+that one is not confident). Nothing a pattern found is ever lowered.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -30,8 +33,19 @@ from bot.nlu import overrides, safety
 # Mark the intent given in place of the classifier's unfounded fever or emergency.
 UNFOUNDED_FEVER_SOURCE = "safety_net:fever_set_aside"
 UNFOUNDED_EMERGENCY_SOURCE = "safety_net:emergency_set_aside"
+UNFOUNDED_CRISIS_SOURCE = "safety_net:crisis_set_aside"
+UNFOUNDED_DISTRESS_SOURCE = "safety_net:distress_set_aside"
 # config.yml sets the FallbackClassifier's threshold here too (tests/test_safety.py checks).
 DEFAULT_THRESHOLD = 0.4
+
+
+# What the classifier alone may have read wrongly, the check that says so, and the mark.
+_UNFOUNDED: dict[str, tuple[Callable[[str], bool], str]] = {
+    safety.FEVER: (safety.fever_unfounded, UNFOUNDED_FEVER_SOURCE),
+    safety.EMERGENCY: (safety.emergency_unfounded, UNFOUNDED_EMERGENCY_SOURCE),
+    safety.CRISIS: (safety.crisis_unfounded, UNFOUNDED_CRISIS_SOURCE),
+    safety.DISTRESS: (safety.distress_unfounded, UNFOUNDED_DISTRESS_SOURCE),
+}
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -68,22 +82,21 @@ class SafetyNet(GraphComponent):
             text = message.get(TEXT) or ""
             found = safety.detect(text)
             classified = (message.get(INTENT) or {}).get("name")
-            if found is not None and safety.overrides(found, classified):
-                overrides.put_first(message, found, safety.PATTERN_SOURCE)
-            elif found is None and classified == safety.FEVER and safety.fever_unfounded(text):
-                self._set_aside(message, UNFOUNDED_FEVER_SOURCE)
-            elif (
-                found is None
-                and classified == safety.EMERGENCY
-                and safety.emergency_unfounded(text)
-            ):
-                self._set_aside(message, UNFOUNDED_EMERGENCY_SOURCE)
+            if found is not None:
+                if safety.overrides(found, classified):
+                    overrides.put_first(message, found, safety.PATTERN_SOURCE)
+            elif classified in _UNFOUNDED and _UNFOUNDED[classified][0](text):
+                self._set_aside(message, _UNFOUNDED[classified][1], classified)
         return messages
 
-    def _set_aside(self, message: Message, source: str) -> None:
-        """The classifier's best intent that is not a safety alarm, or the fallback."""
+    def _set_aside(self, message: Message, source: str, unfounded: str) -> None:
+        """The classifier's best intent that is not an alarm nor `unfounded`, or the fallback."""
         ranking = message.get(INTENT_RANKING_KEY) or []
-        others = [entry for entry in ranking if entry.get("name") not in safety.SEVERITY]
+        others = [
+            entry
+            for entry in ranking
+            if entry.get("name") not in safety.SEVERITY and entry.get("name") != unfounded
+        ]
         best = others[0] if others else None
         if best is None or float(best.get("confidence") or 0.0) < self._threshold:
             name, confidence = DEFAULT_NLU_FALLBACK_INTENT_NAME, self._threshold
