@@ -97,6 +97,16 @@ from bot.nlu import safety
         ("tiene fiebre desde ayer", "fever"),
         ("la fiebre bajó pero sigue con escalofríos", "fever"),
         ("tuvo una convulsión en 2021 y le volvió hoy", "emergency"),
+        # Pain a child cannot be calmed from is a call now.
+        ("mi niña está gritando de dolor y no se calma", "emergency"),
+        ("se retuerce del dolor de panza desde hace una hora", "emergency"),
+        ("she is screaming in pain and nothing helps", "emergency"),
+        # The child's degrees beside the water's still count.
+        ("la metí en la tina con agua tibia porque tiene 39 grados", "fever"),
+        ("el agua del baño a 37 grados y ella tiene 38.6 de temperatura", "fever"),
+        # Days without a fever, and a fever today.
+        ("lleva tres dias sin fiebre pero hoy tiene 38.5", "fever"),
+        ("ya le bajó la fiebre pero ahora tiene 39", "fever"),
     ],
 )
 def test_spanish_danger_escalates(text, expected):
@@ -162,6 +172,12 @@ def test_spanish_danger_escalates(text, expected):
         "ya no tiene la temperatura alta de la semana pasada",
         "su convulsión del 2020 no ha vuelto a pasar, ¿cómo es la consulta?",
         "tuvo convulsiones en 2021 y nunca más le volvió a dar",
+        # The water's or the weather's degrees, and pain told as history.
+        "¿el agua de la ducha del cuarto puede estar a 38 grados o debe ser tibia?",
+        "is bath water at 38 degrees too hot for the isolation room?",
+        "afuera hace como 40 grados, ¿el cuarto del MIBG tiene aire acondicionado?",
+        "el año pasado gritaba de dolor en la pierna y así encontraron la recaída",
+        "ya le bajó la calentura, ahorita tiene 36.9, muchas gracias",
     ],
 )
 def test_calm_spanish_does_not_escalate(text):
@@ -178,6 +194,11 @@ def test_calm_spanish_does_not_escalate(text):
         # A temperature come down: no fever word, and no temperature word left.
         "gracias, ya se le bajó la temperatura y nos mandaron a casa ayer",
         "ya se le normalizó la temperatura y le dieron de alta el jueves",
+        # An age or a weight is not a temperature, whatever the number.
+        "mi papá tiene 72 años, ¿puede quedarse con ella en el cuarto?",
+        # A reading given before days without a fever.
+        "el lunes tuvo 38.9, ya van dos dias sin fiebre. ¿cuándo es la consulta?",
+        "she had 101.5 on friday, no fever since saturday, can we still book the consult",
     ],
 )
 def test_a_fever_with_no_sign_of_one_now_is_unfounded(text):
@@ -197,6 +218,9 @@ def test_a_fever_with_no_sign_of_one_now_is_unfounded(text):
         "hes got a hi temprature",
         "tiene calor por la cobija, esta normal",
         "she is not eating and seems off",
+        "tiene 5 años y esta en 38.7",
+        "lleva dos dias sin fiebre pero ahorita marca 38.4",
+        "no fever for two days, 101.2 tonight",
     ],
 )
 def test_a_fever_with_any_sign_of_one_stands(text):

@@ -71,6 +71,16 @@ _BREATHING_EASED = (
 _NOT = r"(?:not|isn'?t|isnt|stopped|stop|no longer|cant|can'?t|cannot|can not|wont|won'?t)"
 _GREY = r"(?:blue|grey|gray|purple|bluish|greyish|grayish)"
 
+# Pain a child cannot be calmed from ("gritando de dolor", "screaming in pain"): pain is the
+# page's most common sign of relapse, and pain like this is a call now, not a question.
+_SEVERE_PAIN = (
+    r"(?:screaming|screams|crying|cries|writhing|howling|sobbing)"
+    r" (?:in|with|from|of) (?:the )?pain",
+    r"(?:unbearable|excruciating|agonizing) pain|pain (?:is )?(?:unbearable|excruciating)",
+    r"(?:gritando|grita|gritaba|llorando|llora|chillando|retorciendose|se retuerce|aullando)"
+    r" (?:de|del|por el) dolor",
+    r"dolor (?:insoportable|inaguantable)",
+)
 EMERGENCY_PATTERN = _words(
     rf"{_NOT} {_BREATH}",
     rf"(?:trouble|struggling to|hard to|hardly|barely|difficulty) {_BREATH}",
@@ -82,6 +92,7 @@ EMERGENCY_PATTERN = _words(
     rf"{_NOT} wak(?:e|ing)(?: up)?",
     _SEIZURE,
     _CONVULSION,
+    *_SEVERE_PAIN,
     rf"turning {_GREY}",
     rf"(?:lips|face|skin)(?: \w+){{0,2}} {_GREY}",
     rf"{_GREY} lips",
@@ -307,7 +318,7 @@ _NO_FEVER = _words(
     r"ni (?:tiene|tuvo|ha tenido) fiebre(?=\s*(?:[,.;!?]|$|y\b|o\b))",
     r"ya no (?:tiene|tuvo|hay) (?:fiebre|calentura|(?:la )?temperatura(?: alta)?)",
     # A fever or a temperature come down: "se le normalizó la temperatura", "la fiebre bajó".
-    r"(?<!no )(?:ya )?se le (?:bajo|quito|normalizo|fue) la (?:fiebre|calentura|temperatura)",
+    r"(?<!no )(?:ya )?(?:se )?le (?:bajo|quito|normalizo|fue) la (?:fiebre|calentura|temperatura)",
     r"(?:la )?(?:fiebre|calentura|temperatura) (?:ya )?(?:se le )?"
     r"(?:bajo|se fue|se quito|cedio|se normalizo|esta normal)",
 )
@@ -403,7 +414,8 @@ _NOW = _words(
     r"burning up",
     r"(?:is|feels?|he'?s|she'?s|hes|shes) (?:hot|warm|jerking|twitching|shaking)",
     # Spanish.
-    r"ahora (?:tiene|est[aá]|no)(?! \d)",
+    # "ahora tiene 39" is now; "ahora tiene 5 años" is an age.
+    rf"ahora (?:tiene|est[aá]|no)(?! \d+(?:[.,]\d+)?{_UNITS})",
     r"(?<!la )otra vez",
     r"de nuevo",
     # "Hoy" of the message's own question ("hoy solo quiero saber...") or of a discharge
@@ -440,6 +452,7 @@ _SEIZURE_OR_FAINT = (
 )
 _HISTORY_PRONE = _words(
     *_SEIZURE_OR_FAINT,
+    *_SEVERE_PAIN,
     r"febrile?|febril",
     r"fevers?|feverish|fevr|fevor|feaver|feever|fver|fiever",
     _FIEBRE,
@@ -484,15 +497,44 @@ _FEVER_SIGNS = _words(
 # ("temp 36.9"): a misspelt high one ("hi temprature") must keep the classifier's fever.
 _TEMPERATURE_WORD = _words(r"temp\w*|(?:temperature){e<=2}|temperatura|termometro|thermometer")
 _FEVER_WORD = _words(r"fevers?|feverish|febrile|febril|calentura", _FIEBRE)
-# What explains a classifier's fever that is none: a normal temperature, or a number in a
-# fever's range that counts months, days or kilos ("tiene 39 meses": see _UNITS).
+# What explains a classifier's fever that is none: a normal temperature, or a number that
+# counts years, months, days or kilos ("tiene 39 meses", "ella tiene 70 años": see _UNITS).
 _NORMAL_TEMPERATURE = regex.compile(r"(?<![\d.,])(?:3[56][.,]\d|37[.,][0-4]|9[6-9][.,]\d)(?!\d)")
-_NOT_A_TEMPERATURE = regex.compile(rf"\b{_FEVER_LEVEL}{_UNITS}", _FLAGS)
+_NOT_A_TEMPERATURE = regex.compile(rf"\b\d+(?:[.,]\d+)?{_UNITS}", _FLAGS)
+# Days without a fever, said outright ("lleva 4 dias sin fiebre", "no fever for three days"):
+# a reading given before it is over, unless something says it is happening now (_NOW).
+_FEVER_FREE_FOR = _words(
+    r"(?:lleva|llevamos|van|tiene|ya son) (?:\d+|un|una|dos|tres|cuatro|cinco|varios|varias)"
+    r" (?:dias?|semanas?) sin (?:fiebre|calentura|temperatura)",
+    r"(?:sin|no ha tenido|no ha vuelto a tener) (?:fiebre|calentura) (?:desde|en|hace) (?:el |la |"
+    r"\d+|un|una|dos|tres|cuatro|cinco|varios|varias)",
+    r"(?:no|without(?: a| any)?) fevers? (?:for|since|in) (?:the last |\d+|a|one|two|three|four"
+    r"|five|several|days|monday|tuesday|wednesday|thursday|friday|saturday|sunday|last)",
+    r"fever[- ]free (?:for|since)",
+)
+# A number of degrees that is the water's, the room's or the weather's, not the child's ("la
+# regadera con agua a unos 38 grados"): no word of the child ("tiene", "she") nor a new clause
+# ("porque", "and") in between.
+_AMBIENT_DEGREES = regex.compile(
+    r"\b(?:agua|regadera|ducha|banera|tina|bano|water|bath|shower|tub|afuera|outside|clima|weather"
+    r"|horno|oven|termostato|thermostat|calefaccion|heating|ambiente)"
+    r"(?: (?!(?:tiene|tenia|tuvo|marca|marco|porque|pero|y|ya|ella|has|had|she|he|her|his|him"
+    r"|because|but|and|so|then)\b)"
+    rf"\w+){{0,6}} {_FEVER_LEVEL}(?:[.,]\d+)? ?{_DEGREES}(?: ?[fc]\b)?",
+    _FLAGS,
+)
+# A reading in a fever's range, set aside when the fever is said to be over (_FEVER_FREE_FOR).
+_TEMPERATURE_READING = regex.compile(
+    rf"(?<![\d.,]){_TEMPERATURE}(?: ?{_DEGREES}(?: ?[fc]\b)?| ?[fc]\b)?", _FLAGS
+)
 
 
 def _normalised(text: str) -> str:
-    """Folded, with a seizure or a fever told as history taken out (as `detect` reads it)."""
-    text = fold(text or "")
+    """Folded, without degrees not the child's, nor a seizure or a fever told as history.
+
+    As `detect` reads a message.
+    """
+    text = _AMBIENT_DEGREES.sub(" ", fold(text or ""))
     return _HISTORY_PRONE.sub(" ", text) if _told_as_history(text) else text
 
 
@@ -521,9 +563,13 @@ def fever_unfounded(text: str) -> bool:
     """
     folded = fold(text or "")
     rest = _without_denials(_normalised(text))
+    fever_over = bool(_FEVER_FREE_FOR.search(folded)) and not _NOW.search(folded)
+    if fever_over:
+        rest = _TEMPERATURE_READING.sub(" ", rest)
     normal = bool(_NORMAL_TEMPERATURE.search(folded))
     explained = (
         normal
+        or fever_over
         or bool(_NOT_A_TEMPERATURE.search(folded))
         or bool(_FEVER_WORD.search(folded) and not _FEVER_WORD.search(rest))
         or bool(_TEMPERATURE_WORD.search(folded) and not _TEMPERATURE_WORD.search(rest))
