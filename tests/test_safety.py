@@ -269,27 +269,20 @@ def test_safety_net_sets_aside_an_emergency_told_as_history_for_the_next_intent(
 @pytest.mark.parametrize(
     "text",
     [
-        "no es una emergencia, solo quiero dormir y ya",
-        "some days i think they would manage without me",
-        "what is the room like, i just want all of this to be over",
+        "no es una emergencia, solo quiero saber de los ensayos",
+        # Said with none of the usual words: only the classifier hears them.
+        "i have a plan",
+        "everyone would be better if i wasnt around",
+        "i want to go to sleep and not come back",
+        # A false alarm the net accepts rather than lower a crisis.
+        "QUIERO CAMBIAR MI PLAN DEL CELULAR",
     ],
 )
-def test_safety_net_keeps_a_crisis_with_any_word_of_a_danger_to_a_life(text):
+def test_safety_net_never_sets_aside_a_crisis_the_classifier_read(text):
     assert safety.detect(text) is None
     message = _message(text, "crisis", 0.6)
     SafetyNet().process([message])
     assert message.get(INTENT) == {"name": "crisis", "confidence": 0.6}
-
-
-def test_safety_net_sets_aside_a_crisis_with_no_word_of_one():
-    # Read as a crisis by the classifier from its shape (an upper-case "QUIERO ...").
-    message = _ranked("QUIERO CAMBIAR MI PLAN DEL CELULAR", ("crisis", 0.74), ("distress", 0.1))
-    SafetyNet(threshold=0.4).process([message])
-    assert message.get(INTENT) == {
-        "name": "nlu_fallback",
-        "confidence": 0.4,
-        "source": "safety_net:crisis_set_aside",
-    }
 
 
 def test_safety_net_sets_aside_a_distress_with_no_word_of_a_feeling_and_never_for_distress():
@@ -306,6 +299,10 @@ def test_safety_net_sets_aside_a_distress_with_no_word_of_a_feeling_and_never_fo
     "text",
     [
         "i'm her father and i'm so scared",
+        # No word of a feeling, but of a danger to a life.
+        "i have a plan",
+        "i want to sleep and never wake",
+        "para que sigo",
         "estoy muy nerviosa, ¿qué es la quimio puente?",
         "no sé qué hacer",
         "i feel like i'm drowning",
@@ -331,12 +328,9 @@ def _training_examples(intent: str) -> list[str]:
     return [m.get(TEXT) for m in data.intent_examples if m.get(INTENT) == intent]
 
 
-@pytest.mark.parametrize(
-    ("intent", "unfounded"),
-    [("crisis", safety.crisis_unfounded), ("distress", safety.distress_unfounded)],
-)
-def test_no_crisis_or_distress_the_model_learnt_would_be_set_aside(intent, unfounded):
+@pytest.mark.parametrize("intent", ["crisis", "distress"])
+def test_no_crisis_or_distress_the_model_learnt_would_be_set_aside_as_distress(intent):
     # The words the net looks for must cover every way of saying it the classifier was taught.
     examples = _training_examples(intent)
     assert len(examples) > 100
-    assert [text for text in examples if unfounded(text)] == []
+    assert [text for text in examples if safety.distress_unfounded(text)] == []

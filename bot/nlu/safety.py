@@ -6,9 +6,9 @@ so these patterns are checked on every message, on every channel, in every conve
 (see `bot.nlu.safety_net`), and they can only raise the severity of what the classifier said.
 The exceptions are the `*_unfounded` checks: the classifier's fever or emergency in a message
 that explains it away ("tiene 39 meses", a normal 36.8, a fever or a seizure that is over, "no
-es una emergencia") and shows no sign of one is set aside, and so is its crisis or distress in a
-message with not one of the broad words of a danger to a life or of a feeling ("i'm her father",
-"QUIERO CAMBIAR MI PLAN DEL CELULAR").
+es una emergencia") and shows no sign of one is set aside, and so is its distress in a message
+with not one of the broad words of a feeling or of a danger to a life ("i'm her father"). Its
+crisis is never set aside: no list of words covers every way of saying it ("i have a plan").
 
 A false alarm is a defect too: it breaks the callback form and teaches parents to ignore the
 answer. So the patterns are precise where words have calm meanings:
@@ -497,10 +497,11 @@ _FEVER_SIGNS = _words(
 # ("temp 36.9"): a misspelt high one ("hi temprature") must keep the classifier's fever.
 _TEMPERATURE_WORD = _words(r"temp\w*|(?:temperature){e<=2}|temperatura|termometro|thermometer")
 _FEVER_WORD = _words(r"fevers?|feverish|febrile|febril|calentura", _FIEBRE)
-# What explains a classifier's fever that is none: a normal temperature, or a number that
-# counts years, months, days or kilos ("tiene 39 meses", "ella tiene 70 años": see _UNITS).
+# What explains a classifier's fever that is none: a normal temperature, or a number shaped like
+# a temperature (30 to 119) that counts years, months, days or kilos ("tiene 39 meses", "ella
+# tiene 70 años": see _UNITS). A small child's age ("tiene 3 años") explains nothing.
 _NORMAL_TEMPERATURE = regex.compile(r"(?<![\d.,])(?:3[56][.,]\d|37[.,][0-4]|9[6-9][.,]\d)(?!\d)")
-_NOT_A_TEMPERATURE = regex.compile(rf"\b\d+(?:[.,]\d+)?{_UNITS}", _FLAGS)
+_NOT_A_TEMPERATURE = regex.compile(rf"\b(?:[3-9]\d|1[01]\d)(?:[.,]\d+)?{_UNITS}", _FLAGS)
 # Days without a fever, said outright ("lleva 4 dias sin fiebre", "no fever for three days"):
 # a reading given before it is over, unless something says it is happening now (_NOW).
 _FEVER_FREE_FOR = _words(
@@ -513,13 +514,14 @@ _FEVER_FREE_FOR = _words(
     r"fever[- ]free (?:for|since)",
 )
 # A number of degrees that is the water's, the room's or the weather's, not the child's ("la
-# regadera con agua a unos 38 grados"): no word of the child ("tiene", "she") nor a new clause
-# ("porque", "and") in between.
+# regadera con agua a unos 38 grados"): no word of the child ("tiene", "sigue", "she"), of a
+# reading ("temp", "marca") nor a new clause ("porque", "and") in between.
 _AMBIENT_DEGREES = regex.compile(
     r"\b(?:agua|regadera|ducha|banera|tina|bano|water|bath|shower|tub|afuera|outside|clima|weather"
     r"|horno|oven|termostato|thermostat|calefaccion|heating|ambiente)"
-    r"(?: (?!(?:tiene|tenia|tuvo|marca|marco|porque|pero|y|ya|ella|has|had|she|he|her|his|him"
-    r"|because|but|and|so|then)\b)"
+    r"(?: (?!(?:tiene|tenia|tuvo|marca|marco|sigue|anda|amanecio|subio|porque|pues|pero|y|ya"
+    r"|ella|temp\w*|termometro|thermometer|says?|said|reads?|has|had|she|he|her|his|him|still"
+    r"|now|because|but|and|so|then)\b)"
     rf"\w+){{0,6}} {_FEVER_LEVEL}(?:[.,]\d+)? ?{_DEGREES}(?: ?[fc]\b)?",
     _FLAGS,
 )
@@ -640,14 +642,14 @@ _FEELING_WORDS = _words(
     r"helpless|lost|alone|lonely|exhaust\w*|tired|numb|sad\w*|heart\w*|depress\w*|upset",
     r"struggl\w*|hard|tough|losing|mind|sleep\w*|shak\w*|hurt\w*|pain\w*|nightmare|shock\w*",
     r"angry|anger|mad|guilt\w*|blame\w*|freak\w*|mess|wreck\w*|help|pray\w*|god|strength",
-    r"strong|weak|awful|terrible|horrible|numb|empty|dark|can'?t|cant|cannot|no one|nobody",
+    r"strong|weak|awful|terrible|horrible|empty|dark|can'?t|cant|cannot|no one|nobody",
     r"miedo\w*|asust\w*|aterr\w*|espant\w*|preocup\w*|angust\w*|ansi\w*|panico|desesper\w*",
     r"estres\w*|agobi\w*|abrumad\w*|llor\w*|lagrimas?|trist\w*|deprim\w*|depresi\w*",
     r"destroz\w*|deshech\w*|devastad\w*|perdid[oa]s?|sol[oa]s?|solit[oa]s?|soledad",
     r"cansad[oa]s?|cansancio|agotad[oa]s?|no (?:puedo|aguanto|soporto)|ayud\w*|dios\w*",
     r"reza\w*|orar|fuerzas?|derrumb\w*|quebr\w*|rot[oa]s?|alma|corazon|pesadilla\w*",
     r"culpa\w*|enoj\w*|rabia|impotencia|esperanza\w*|hilo|dur[oa]|dificil|shock|vacio",
-    r"mal|fatal|horrible|terrible|sufr\w*|dolor\w*|duele|nadie|locura|loc[oa]",
+    r"mal|fatal|sufr\w*|dolor\w*|duele|nadie|locura|loc[oa]",
     r"feel\w*|felt|crazy|too much|keep going|holding|brave|crumbl\w*|spin\w*|calm\w*",
     r"fail\w*|ok|okay|get through|broke|fumes|drown\w*|worn|crush\w*|myself|snap\w*",
     r"sient\w*|siento|demasiad[oa]|limite|desmoron\w*|entumec\w*|ahog\w*|impoten\w*",
@@ -658,15 +660,16 @@ _FEELING_WORDS = _words(
     r"(?:miedo|asustad[oa]|preocupad[oa]|nerviosa?o?|angustiad[oa]|desesperad[oa]){e<=1}",
     r"(?:aterrad[oa]|cansad[oa]|agotad[oa]|tristeza|llorando){e<=1}|meido|mideo|mieod",
 )
-# Words without which a message tells of no danger to a life: the classifier's crisis needs one.
-# Broader still: dying, harm, means, disappearing, giving up, a life, a burden, "forever".
+# Words of a danger to a life (dying, harm, means, disappearing, giving up, a life, a burden,
+# sleeping for good, a plan): a distress with one of them is never second-guessed.
 _CRISIS_WORDS = _words(
-    r"die|dying|died|dead|death|deth|kill\w*|suicid\w*|sucid\w*|end\w*|live\w*|living|life",
+    r"die|dying|died|dead|death|deth|kill\w*|sucid\w*|end\w*|live\w*|living|life",
+    r"sleep\w*|wake|plan\w*|point|around|come back|way out|out|sigo|seguir",
     r"alive|harm\w*|hurt\w*|cut\w*|pills?|overdos\w*|od|jump\w*|bridge|gun|knife|rope",
     r"hang\w*|disappear\w*|gone|vanish\w*|better off|without me|burden|no point|no reason",
     r"give up|giving up|go on|wake up|forever|be here|join|heaven|anymore|any more|quit",
     r"done|over|no more|leave|leaving|nobody|no one|miss me|world|escape|enough|away",
-    r"mor\w*|muer\w*|mat\w*|suicid\w*|vida|vivir|viv[oa]s?|acab\w*|termin\w*|desaparec\w*",
+    r"mor\w*|muer\w*|mat\w*|vida|vivir|viv[oa]s?|acab\w*|termin\w*|desaparec\w*",
     r"irme|para siempre|pastillas?|sobredosis|dano\w*|lastim\w*|cort\w*|tir\w*|salt\w*",
     r"puente|soga|colg\w*|arma|pistola|cuchillo|sentido|vale la pena|rend\w*|mas|carga",
     r"estorbo|sin mi|despert\w*|dorm\w*|descans\w*|estar aqui|cielo|nadie|extran\w*|fin",
@@ -684,19 +687,9 @@ def distress_unfounded(text: str) -> bool:
     """Whether the distress a classifier read in the text has no word of a feeling to stand on.
 
     Called only when no pattern matched. A message with no word of fear, worry, sadness,
-    tiredness, coping, crying or asking for help, in either language, is not distress: its
-    distress is a near neighbour of the classifier's examples ("i'm her father").
+    tiredness, coping, crying or asking for help, nor of a danger to a life, in either language,
+    is not distress: its distress is a near neighbour of the classifier's examples ("i'm her
+    father").
     """
     folded = fold(text or "")
     return not _FEELING_WORDS.search(folded) and not _CRISIS_WORDS.search(folded)
-
-
-def crisis_unfounded(text: str) -> bool:
-    """Whether the crisis a classifier read in the text has no word of a danger to a life.
-
-    Called only when no pattern matched. The classifier reads "QUIERO CAMBIAR MI PLAN DEL
-    CELULAR" or a question on who may visit during MIBG as a crisis, from their shape. Only a
-    message with none of the broad words of dying, harm, means, disappearing, giving up, a life
-    or a burden is set aside: any one of them keeps the crisis.
-    """
-    return not _CRISIS_WORDS.search(fold(text or ""))

@@ -7,11 +7,11 @@ doing, including inside a form.
 It corrects the classifier in one direction only otherwise: a fever the classifier read in a
 message with no sign of a fever now ("tiene 39 meses", a normal 36.9, a fever that is over), an
 emergency in a message that says it is none or tells only of a seizure or a faint that is over,
-with no word of a danger now, and a crisis or a distress in a message without a single one of
-the broad words of a danger to a life or of a feeling (`safety.crisis_unfounded`,
-`safety.distress_unfounded`: "i'm her father" in the form), are false alarms that would break
-the callback form. The message gets the classifier's next intent instead (or the fallback, when
-that one is not confident). Nothing a pattern found is ever lowered.
+with no word of a danger now, and a distress in a message without a single one of the broad
+words of a feeling or of a danger to a life (`safety.distress_unfounded`: "i'm her father" in
+the form), are false alarms that would break the callback form. The message gets the
+classifier's next intent instead (or the fallback, when that one is not confident). A crisis the
+classifier read is never lowered, nor anything a pattern found.
 """
 
 from __future__ import annotations
@@ -30,10 +30,9 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu import overrides, safety
 
-# Mark the intent given in place of the classifier's unfounded fever or emergency.
+# Mark the intent given in place of the classifier's unfounded fever, emergency or distress.
 UNFOUNDED_FEVER_SOURCE = "safety_net:fever_set_aside"
 UNFOUNDED_EMERGENCY_SOURCE = "safety_net:emergency_set_aside"
-UNFOUNDED_CRISIS_SOURCE = "safety_net:crisis_set_aside"
 UNFOUNDED_DISTRESS_SOURCE = "safety_net:distress_set_aside"
 # config.yml sets the FallbackClassifier's threshold here too (tests/test_safety.py checks).
 DEFAULT_THRESHOLD = 0.4
@@ -43,7 +42,6 @@ DEFAULT_THRESHOLD = 0.4
 _UNFOUNDED: dict[str, tuple[Callable[[str], bool], str]] = {
     safety.FEVER: (safety.fever_unfounded, UNFOUNDED_FEVER_SOURCE),
     safety.EMERGENCY: (safety.emergency_unfounded, UNFOUNDED_EMERGENCY_SOURCE),
-    safety.CRISIS: (safety.crisis_unfounded, UNFOUNDED_CRISIS_SOURCE),
     safety.DISTRESS: (safety.distress_unfounded, UNFOUNDED_DISTRESS_SOURCE),
 }
 
@@ -85,8 +83,10 @@ class SafetyNet(GraphComponent):
             if found is not None:
                 if safety.overrides(found, classified):
                     overrides.put_first(message, found, safety.PATTERN_SOURCE)
-            elif classified in _UNFOUNDED and _UNFOUNDED[classified][0](text):
-                self._set_aside(message, _UNFOUNDED[classified][1], classified)
+            elif classified in _UNFOUNDED:
+                unfounded, source = _UNFOUNDED[classified]
+                if unfounded(text):
+                    self._set_aside(message, source, classified)
         return messages
 
     def _set_aside(self, message: Message, source: str, unfounded: str) -> None:
