@@ -232,11 +232,11 @@ def evaluate(model: Path, blind: Path, label: str, out: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Evaluates a model on the blind set; prints the table and writes the JSON."""
-    parser = argparse.ArgumentParser(prog="python -m bench.eval", description=__doc__)
-    parser.add_argument("--model", default=str(paths.MODEL))
     # Rasa's structlog prints every parse with its text at debug level: a log of the sets' texts
     # would unblind whoever reads the run's output. Only the figures and the named failures show.
     configure_structlog(logging.WARNING)
+    parser = argparse.ArgumentParser(prog="python -m bench.eval", description=__doc__)
+    parser.add_argument("--model", default=str(paths.MODEL))
     parser.add_argument(
         "--set",
         action="append",
