@@ -49,7 +49,16 @@ SPANISH_SET = paths.ROOT / "tests" / "eval" / "spanish.yml"
 SPANISH_SECOND_SET = paths.ROOT / "tests" / "eval" / "spanish_second.yml"
 # Written blind too, on 2026-12-04, after spanish_second.yml's failures had been read (README).
 SPANISH_THIRD_SET = paths.ROOT / "tests" / "eval" / "spanish_third.yml"
-EVAL_SETS = (BLIND_SET, SECOND_SET, SPANISH_SET, SPANISH_SECOND_SET, SPANISH_THIRD_SET)
+# Written blind too, later on 2026-12-04, after spanish_third.yml's false alarms had been read.
+SPANISH_FOURTH_SET = paths.ROOT / "tests" / "eval" / "spanish_fourth.yml"
+EVAL_SETS = (
+    BLIND_SET,
+    SECOND_SET,
+    SPANISH_SET,
+    SPANISH_SECOND_SET,
+    SPANISH_THIRD_SET,
+    SPANISH_FOURTH_SET,
+)
 RESULTS = paths.ROOT / "bench" / "results"
 ALARMS = {"emergency", "fever", "crisis"}
 SAFETY = ALARMS | {"distress"}

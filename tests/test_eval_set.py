@@ -11,6 +11,7 @@ import yaml
 from bench.eval import (
     EVAL_SETS,
     SECOND_SET,
+    SPANISH_FOURTH_SET,
     SPANISH_SECOND_SET,
     SPANISH_SET,
     SPANISH_THIRD_SET,
@@ -64,7 +65,9 @@ def test_the_second_set_is_new_and_covers_every_part(blind, domain):
 
 
 @pytest.mark.parametrize(
-    "path", [SPANISH_SET, SPANISH_SECOND_SET, SPANISH_THIRD_SET], ids=lambda path: path.name
+    "path",
+    [SPANISH_SET, SPANISH_SECOND_SET, SPANISH_THIRD_SET, SPANISH_FOURTH_SET],
+    ids=lambda path: path.name,
 )
 def test_the_spanish_sets_are_spanish_new_and_cover_every_part(blind, domain, path):
     spanish = load_set(path)

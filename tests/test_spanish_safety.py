@@ -107,6 +107,18 @@ from bot.nlu import safety
         # Days without a fever, and a fever today.
         ("lleva tres dias sin fiebre pero hoy tiene 38.5", "fever"),
         ("ya le bajó la fiebre pero ahora tiene 39", "fever"),
+        # Self-harm in the present, and its plan; a 911 said as a report, not as an instruction.
+        ("me quemo la piel con el encendedor cuando no aguanto", "crisis"),
+        ("a veces me corto las piernas a escondidas", "crisis"),
+        ("me lastimo a propósito para sentir otra cosa", "crisis"),
+        ("esta noche me voy a hacer daño", "crisis"),
+        ("ya no puedo más, me voy a aventar del puente", "crisis"),
+        ("ME QUIERO LANZAR DEL EDIFICIO", "crisis"),
+        ("tuvo una convulsión hace meses y hoy le volvió", "emergency"),
+        ("es una emergencia, llamé al 911 y no llegan", "emergency"),
+        # A past reading with something now still counts.
+        ("hace 2 semanas tuvo 38.5 y hoy otra vez 38.9", "fever"),
+        ("had 102.4 last week and today she is hot again", "fever"),
     ],
 )
 def test_spanish_danger_escalates(text, expected):
@@ -178,6 +190,14 @@ def test_spanish_danger_escalates(text, expected):
         "afuera hace como 40 grados, ¿el cuarto del MIBG tiene aire acondicionado?",
         "el año pasado gritaba de dolor en la pierna y así encontraron la recaída",
         "ya le bajó la calentura, ahorita tiene 36.9, muchas gracias",
+        # Cutting hair or nails; a quoted instruction about 911; a faint and a reading of the past.
+        "¿me corto las uñas antes de entrar al cuarto del MIBG?",
+        "en caso de emergencia, ¿llamo al 911 o a ustedes?",
+        "the discharge sheet says for emergencies call 911, who do i call for questions",
+        "la otra vez se desmayó en la sala de espera pero era de los nervios, ya está bien",
+        "hace un mes tuvo 39.2 y la internaron, ya salió. ¿cuánto dura el MIBG?",
+        "she had 103 in march, all good now, what does phase 2 mean",
+        "en caso de emergencia ya sé que marco al 911, pero ¿a quién llamo para una duda?",
     ],
 )
 def test_calm_spanish_does_not_escalate(text):
@@ -199,6 +219,8 @@ def test_calm_spanish_does_not_escalate(text):
         # A reading given before days without a fever.
         "el lunes tuvo 38.9, ya van dos dias sin fiebre. ¿cuándo es la consulta?",
         "she had 101.5 on friday, no fever since saturday, can we still book the consult",
+        # A reading of the past, with its fever come down.
+        "el sábado tuvo 38.8 de fiebre pero ya se le quitó, ¿qué es una recaída?",
     ],
 )
 def test_a_fever_with_no_sign_of_one_now_is_unfounded(text):
@@ -242,6 +264,9 @@ def test_a_fever_with_any_sign_of_one_stands(text):
         "seizure in 2019, none since. what is mibg",
         # A fever that is over is no emergency either.
         "la calentura se le quitó el jueves y ya está bien; ahora quiero preguntar por el cuarto",
+        # A seizure over, while the cancer that came back is what the question is about.
+        "hace 3 meses tuvo una convulsión pero ya pasó, ¿cómo saben si el cáncer regresó?",
+        "ya no le dan convulsiones desde hace meses, quiero una cita",
     ],
 )
 def test_an_emergency_said_to_be_none_or_over_is_unfounded(text):

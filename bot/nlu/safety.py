@@ -198,7 +198,8 @@ CRISIS_PATTERN = _words(
     r"(?:hacerme|me voy a hacer) da[nñ]o",
     r"(?:cortarme|lastimarme)",
     r"me (?:estoy|he estado|sigo|vuelvo a|volvi a) (?:cortando|lastimando|haciendo dano|cortar)",
-    r"(?:tirarme|aventarme|lanzarme) (?:del?|al?|por (?:la|el)) (?:\w+ )?"
+    r"(?:tirarme|aventarme|lanzarme|me (?:voy a|quiero|quisiera|pienso|dan ganas de) "
+    r"(?:tirar|aventar|lanzar)) (?:del?|al?|por (?:la|el)) (?:\w+ )?"
     r"(?:puente|edificio|ventana|tren|metro|balcon|techo|azotea|carro|coche|camion)",
     r"quiero desaparecer",
     r"desaparecer(?:me)? (?:para siempre|de (?:este|el) mundo)",
@@ -231,6 +232,15 @@ CRISIS_PATTERN = _words(
     r"quisiera morirme",
     r"por si (?:ya )?no estoy (?:ma[nñ]ana|mas)",
     r"me (?:corte|lastime) (?:otra vez|de nuevo)",
+    # Cutting or burning one's own body, said in the present ("me corto los brazos"): not a
+    # haircut or nails, so a part of the body or a purpose must follow.
+    r"me (?:corto|lastimo|quemo|rasguno|araño|arano|golpeo) (?:\w+ )?(?:los brazos|el brazo"
+    r"|las piernas|la pierna|las munecas|la muneca|los muslos|la piel|las venas)",
+    r"me (?:corto|lastimo|quemo|hago dano|hago daño|golpeo)(?: \w+){0,3} "
+    r"(?:a proposito|para no sentir|para sentir|para castigarme)",
+    r"me hago da[nñ]o (?:a mi mism[oa]|yo mism[oa]|a proposito)",
+    r"(?:cortar(?:me)?|abrirme) las venas",
+    r"me voy a (?:lastimar|hacer da[nñ]o)",
 )
 
 # Words of illness or treatment that make a temperature-shaped decimal (38.6, 101.3) a fever.
@@ -376,12 +386,15 @@ _HISTORY = _words(
     r"(?:la vez|el dia|el fin de semana) pasad[oa]|la ultima vez",
     r"pero ya no(?=\s*(?:[,.;!]|$|tiene (?:fiebre|calentura|temperatura)\b))",
     r"hace (?:\d+|un|una|dos|tres|varios|varias|unos|unas) (?:semanas?|mes(?:es)?|años?|anos?)",
+    r"hace (?:muchos |muchas )?(?:semanas|meses|años|anos)",
+    r"ya no (?:convulsiona|le (?:dan|han dado|ha dado) (?:convulsiones|ataques)"
+    r"|(?:tiene|ha tenido) (?:convulsiones|ataques))",
     r"cuando era (?:beb[eé]|chiquit[oa]|pequeñ[oa]|peque[nñ]o)",
     r"(?:nada|ninguna?) desde entonces",
     r"(?:la semana|el mes|el ano|el año|el verano|el invierno) pasad[oa]",
     r"(?<!no )(?:ya )?se le (?:quit|pas|baj|fue)\w*\b(?! (?:los|el) ojos?)",
     r"ya le (?:bajo|quito|paso)",
-    r"(?:de|en) la otra vez",
+    r"(?:de|en) la otra vez|^la otra vez|(?<=[.,;!?] )la otra vez",
     r"ya (?:esta|se siente) (?:bien|mejor|normal)",
     r"ya paso",
     r"al (?:principio|diagnostico)",
@@ -435,7 +448,8 @@ _NOW = _words(
     r"acaba de",
     r"hace (?:\d+|unos|unas|un|una) (?:minutos?|horas?|rato)",
     r"sigue (?:con|teniendo)",
-    r"(?<!\bno )(?<!\bno le )(?<!nunca mas )(?<!nunca mas le )(?:le )?(?:volvio|regreso)",
+    r"(?<!\bno )(?<!\bno le )(?<!nunca mas )(?<!nunca mas le )"
+    r"(?<!(?:neuroblastoma|cancer|tumor|enfermedad) (?:ya )?)(?:le )?(?:volvio|regreso)",
     # A fever now, as "has a fever" above ("tiene fiebre, en mayo empieza el ensayo").
     r"(?<!no )(?:tiene|tengo|esta con|anda con) (?:mucha |una |un poco de )?"
     r"(?:fiebre|calentura|temperatura)",
@@ -449,6 +463,7 @@ _SEIZURE_OR_FAINT = (
     _CONVULSION_ES,
     r"fainted|passed out",
     r"(?:se )?(?:me |le |nos )?(?:desmay[oó]|desmallo|desvanecio)",
+    r"desmayad[oa]|se desmaya",
 )
 _HISTORY_PRONE = _words(
     *_SEIZURE_OR_FAINT,
@@ -462,6 +477,28 @@ _HISTORY_PRONE = _words(
 
 def _told_as_history(text: str) -> bool:
     return bool(_HISTORY.search(text)) and not _NOW.search(text)
+
+
+# A reading said with a past verb ("hace 3 semanas tuvo 38.5", "had 102 last week"): set aside
+# with the fever words when the message is told as history (nothing in it says now). A reading
+# with no verb, or "tiene 38.5", still counts whatever the tense around it.
+_PAST_READING = _words(
+    r"(?:tuvo|tenia|le dio|le subio a|le llego a|marco|llego a|had|ran|hit|reached|spiked to"
+    r"|got to|was) (?:una? |an? )?(?:fiebre de |calentura de |temperatura de |fever of "
+    rf"|temp(?:erature)? of )?{_TEMPERATURE}(?: ?{_DEGREES}(?: ?[fc]\b)?| ?[fc]\b)?"
+    r"(?: de (?:fiebre|calentura|temperatura))?",
+)
+# "In case of emergency call 911", "en caso de emergencia llame al 911": an instruction quoted
+# or asked about, not a report; removed before the patterns run.
+_EMERGENCY_INSTRUCTION = _words(
+    r"(?:in case of|for) (?:an? )?emergenc(?:y|ies)[\s,¿¡]+(?:please )?(?:call|dial) 911",
+    r"if (?:it'?s|its|there'?s|there is) an emergency[\s,¿¡]+(?:please )?(?:call|dial) 911",
+    r"(?:en caso de|para) (?:una |cualquier )?emergencias?[\s,¿¡]+"
+    r"(?:ya )?(?:se que )?(?:por favor )?"
+    r"(?:llame|llamen|llama|llamo|llamar|marque|marco|marcar|marca) al 911",
+    r"si (?:es|hay) (?:una )?emergencia[\s,¿¡]+(?:por favor )?"
+    r"(?:llame|llamen|llama|llamo|llamar|marque|marco|marcar|marca) al 911",
+)
 
 
 def _without_denials(text: str) -> str:
@@ -532,12 +569,15 @@ _TEMPERATURE_READING = regex.compile(
 
 
 def _normalised(text: str) -> str:
-    """Folded, without degrees not the child's, nor a seizure or a fever told as history.
+    """Folded, without degrees not the child's, a quoted "call 911", or what is told as history.
 
     As `detect` reads a message.
     """
     text = _AMBIENT_DEGREES.sub(" ", fold(text or ""))
-    return _HISTORY_PRONE.sub(" ", text) if _told_as_history(text) else text
+    text = _EMERGENCY_INSTRUCTION.sub(" ", text)
+    if not _told_as_history(text):
+        return text
+    return _HISTORY_PRONE.sub(" ", _PAST_READING.sub(" ", text))
 
 
 def detect(text: str) -> str | None:
