@@ -108,7 +108,7 @@ from bot.nlu import safety
         ("lleva tres dias sin fiebre pero hoy tiene 38.5", "fever"),
         ("ya le bajó la fiebre pero ahora tiene 39", "fever"),
         # Self-harm in the present, and its plan; a 911 said as a report, not as an instruction.
-        ("me quemo la piel con el encendedor cuando no aguanto", "crisis"),
+        ("me quemo con el encendedor a propósito cuando no aguanto", "crisis"),
         ("a veces me corto las piernas a escondidas", "crisis"),
         ("me lastimo a propósito para sentir otra cosa", "crisis"),
         ("esta noche me voy a hacer daño", "crisis"),
@@ -192,6 +192,8 @@ def test_spanish_danger_escalates(text, expected):
         "ya le bajó la calentura, ahorita tiene 36.9, muchas gracias",
         # Cutting hair or nails; a quoted instruction about 911; a faint and a reading of the past.
         "¿me corto las uñas antes de entrar al cuarto del MIBG?",
+        "¿me quemo la piel si lo cargo después del yodo?",
+        "me lastimo el brazo cada vez que lo cargo, ¿hay una silla en el cuarto?",
         "en caso de emergencia, ¿llamo al 911 o a ustedes?",
         "the discharge sheet says for emergencies call 911, who do i call for questions",
         "la otra vez se desmayó en la sala de espera pero era de los nervios, ya está bien",

@@ -232,10 +232,11 @@ CRISIS_PATTERN = _words(
     r"quisiera morirme",
     r"por si (?:ya )?no estoy (?:ma[nñ]ana|mas)",
     r"me (?:corte|lastime) (?:otra vez|de nuevo)",
-    # Cutting or burning one's own body, said in the present ("me corto los brazos"): not a
-    # haircut or nails, so a part of the body or a purpose must follow.
-    r"me (?:corto|lastimo|quemo|rasguno|araño|arano|golpeo) (?:\w+ )?(?:los brazos|el brazo"
-    r"|las piernas|la pierna|las munecas|la muneca|los muslos|la piel|las venas)",
+    # Cutting one's own body, said in the present ("me corto los brazos"): not a haircut or
+    # nails, so a part of the body must follow. Burning or hurting oneself needs a purpose
+    # (below): "¿me quemo la piel si lo cargo?" is a caregiver's question about radiation.
+    r"me corto (?:\w+ )?(?:los brazos|el brazo|las piernas|la pierna|las munecas|la muneca"
+    r"|los muslos|la piel|las venas)",
     r"me (?:corto|lastimo|quemo|hago dano|hago daño|golpeo)(?: \w+){0,3} "
     r"(?:a proposito|para no sentir|para sentir|para castigarme)",
     r"me hago da[nñ]o (?:a mi mism[oa]|yo mism[oa]|a proposito)",
