@@ -115,6 +115,7 @@ from bot.nlu import safety
         ("ya no puedo más, me voy a aventar del puente", "crisis"),
         ("ME QUIERO LANZAR DEL EDIFICIO", "crisis"),
         ("tuvo una convulsión hace meses y hoy le volvió", "emergency"),
+        ("hace semanas que le dan convulsiones", "emergency"),
         ("es una emergencia, llamé al 911 y no llegan", "emergency"),
         # A past reading with something now still counts.
         ("hace 2 semanas tuvo 38.5 y hoy otra vez 38.9", "fever"),
@@ -269,6 +270,7 @@ def test_a_fever_with_any_sign_of_one_stands(text):
         # A seizure over, while the cancer that came back is what the question is about.
         "hace 3 meses tuvo una convulsión pero ya pasó, ¿cómo saben si el cáncer regresó?",
         "ya no le dan convulsiones desde hace meses, quiero una cita",
+        "hace meses que no convulsiona, ¿qué es la fase 1?",
     ],
 )
 def test_an_emergency_said_to_be_none_or_over_is_unfounded(text):

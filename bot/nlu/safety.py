@@ -387,7 +387,8 @@ _HISTORY = _words(
     r"(?:la vez|el dia|el fin de semana) pasad[oa]|la ultima vez",
     r"pero ya no(?=\s*(?:[,.;!]|$|tiene (?:fiebre|calentura|temperatura)\b))",
     r"hace (?:\d+|un|una|dos|tres|varios|varias|unos|unas) (?:semanas?|mes(?:es)?|años?|anos?)",
-    r"hace (?:muchos |muchas )?(?:semanas|meses|años|anos)",
+    # "hace meses" is history, and "hace meses que no..."; "hace semanas que le dan" goes on.
+    r"hace (?:muchos |muchas )?(?:semanas|meses|años|anos)(?! que(?! no\b))",
     r"ya no (?:convulsiona|le (?:dan|han dado|ha dado) (?:convulsiones|ataques)"
     r"|(?:tiene|ha tenido) (?:convulsiones|ataques))",
     r"cuando era (?:beb[eé]|chiquit[oa]|pequeñ[oa]|peque[nñ]o)",
@@ -480,24 +481,24 @@ def _told_as_history(text: str) -> bool:
     return bool(_HISTORY.search(text)) and not _NOW.search(text)
 
 
+# A temperature as written: a number in a fever's range, with or without its unit.
+_READING = rf"{_TEMPERATURE}(?: ?{_DEGREES}(?: ?[fc]\b)?| ?[fc]\b)?"
 # A reading said with a past verb ("hace 3 semanas tuvo 38.5", "had 102 last week"): set aside
 # with the fever words when the message is told as history (nothing in it says now). A reading
 # with no verb, or "tiene 38.5", still counts whatever the tense around it.
 _PAST_READING = _words(
     r"(?:tuvo|tenia|le dio|le subio a|le llego a|marco|llego a|had|ran|hit|reached|spiked to"
     r"|got to|was) (?:una? |an? )?(?:fiebre de |calentura de |temperatura de |fever of "
-    rf"|temp(?:erature)? of )?{_TEMPERATURE}(?: ?{_DEGREES}(?: ?[fc]\b)?| ?[fc]\b)?"
+    rf"|temp(?:erature)? of )?{_READING}"
     r"(?: de (?:fiebre|calentura|temperatura))?",
 )
 # "In case of emergency call 911", "en caso de emergencia llame al 911": an instruction quoted
 # or asked about, not a report; removed before the patterns run.
 _EMERGENCY_INSTRUCTION = _words(
-    r"(?:in case of|for) (?:an? )?emergenc(?:y|ies)[\s,¿¡]+(?:please )?(?:call|dial) 911",
-    r"if (?:it'?s|its|there'?s|there is) an emergency[\s,¿¡]+(?:please )?(?:call|dial) 911",
-    r"(?:en caso de|para) (?:una |cualquier )?emergencias?[\s,¿¡]+"
-    r"(?:ya )?(?:se que )?(?:por favor )?"
-    r"(?:llame|llamen|llama|llamo|llamar|marque|marco|marcar|marca) al 911",
-    r"si (?:es|hay) (?:una )?emergencia[\s,¿¡]+(?:por favor )?"
+    r"(?:(?:in case of|for) (?:an? )?emergenc(?:y|ies)|if (?:it'?s|its|there'?s|there is) an "
+    r"emergency)[\s,¿¡]+(?:please )?(?:call|dial) 911",
+    r"(?:(?:en caso de|para) (?:una |cualquier )?emergencias?|si (?:es|hay) (?:una )?emergencia)"
+    r"[\s,¿¡]+(?:ya )?(?:se que )?(?:por favor )?"
     r"(?:llame|llamen|llama|llamo|llamar|marque|marco|marcar|marca) al 911",
 )
 
@@ -564,9 +565,7 @@ _AMBIENT_DEGREES = regex.compile(
     _FLAGS,
 )
 # A reading in a fever's range, set aside when the fever is said to be over (_FEVER_FREE_FOR).
-_TEMPERATURE_READING = regex.compile(
-    rf"(?<![\d.,]){_TEMPERATURE}(?: ?{_DEGREES}(?: ?[fc]\b)?| ?[fc]\b)?", _FLAGS
-)
+_TEMPERATURE_READING = regex.compile(rf"(?<![\d.,]){_READING}", _FLAGS)
 
 
 def _normalised(text: str) -> str:
